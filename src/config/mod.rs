@@ -1,0 +1,3 @@
+//! Experiment files: parsing, validation, matrix expansion and templating.
+
+pub mod schema;

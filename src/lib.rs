@@ -1,0 +1,5 @@
+//! expgrid: declarative deep-learning experiment matrices.
+//!
+//! See `ARCHITECTURE.md` for the code map.
+
+pub mod config;
