@@ -1,0 +1,353 @@
+//! Safe expressions and `${...}` placeholders, evaluated with minijinja's expression engine
+//! (no code execution). Python-like operators: `/` true division, `//`, `%`, comparisons,
+//! `and`/`or`/`not`, `in`, indexing, and `len(...)`.
+
+use std::collections::BTreeSet;
+
+use indexmap::IndexMap;
+use minijinja::value::{Value as Jinja, ValueKind};
+use minijinja::{Environment, UndefinedBehavior};
+
+use super::error::{ConfigError, suggestion};
+use super::node::{Node, Pos, Value};
+
+/// The names an expression may use, with their values.
+pub type Scope = IndexMap<String, Jinja>;
+
+/// The expression environment: strict about undefined names, with `len(x)`.
+pub fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.add_function("len", |value: Jinja| -> Result<usize, minijinja::Error> {
+        value.len().ok_or_else(|| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("len() of {} is not defined", value.kind()),
+            )
+        })
+    });
+    env
+}
+
+/// A piece of a string: literal text or the expression inside `${...}`.
+#[derive(Debug, PartialEq)]
+enum Piece<'a> {
+    Text(&'a str),
+    Placeholder(&'a str),
+}
+
+/// Split a string into text and `${...}` placeholders. Braces nest and quoted strings
+/// inside an expression may contain braces. An unclosed `${` is an error.
+fn pieces(text: &str) -> Result<Vec<Piece<'_>>, String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        if start > 0 {
+            out.push(Piece::Text(&rest[..start]));
+        }
+        let body = &rest[start + 2..];
+        let end = closing_brace(body)
+            .ok_or_else(|| format!("`${{` without its closing `}}` in {text:?}"))?;
+        out.push(Piece::Placeholder(body[..end].trim()));
+        rest = &body[end + 1..];
+    }
+    if !rest.is_empty() {
+        out.push(Piece::Text(rest));
+    }
+    Ok(out)
+}
+
+/// Index of the `}` that closes an expression, skipping nested braces and quoted strings.
+fn closing_brace(body: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in body.char_indices() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '\'' | '"' => quote = Some(c),
+                '{' => depth += 1,
+                '}' if depth == 0 => return Some(i),
+                '}' => depth -= 1,
+                _ => {}
+            },
+        }
+    }
+    None
+}
+
+/// Does the string contain a placeholder?
+pub fn has_placeholder(text: &str) -> bool {
+    text.contains("${")
+}
+
+/// A compiled expression with the source text it came from, for error messages.
+pub struct CompiledExpr<'env> {
+    expr: minijinja::Expression<'env, 'env>,
+    source: String,
+}
+
+impl<'env> CompiledExpr<'env> {
+    /// Compile `source`; on error the message points at `pos`.
+    pub fn compile(
+        env: &'env Environment<'static>,
+        source: &str,
+        pos: &Pos,
+    ) -> Result<Self, ConfigError> {
+        let expr = env.compile_expression_owned(source.to_string()).map_err(|err| {
+            ConfigError::at(pos.clone(), format!("cannot parse the expression `{source}`: {}", jinja_reason(&err)))
+                .hint("expressions use Python-like syntax: `a // b`, `x in [1, 2]`, `len(v)`, `a and not b`")
+        })?;
+        Ok(CompiledExpr {
+            expr,
+            source: source.to_string(),
+        })
+    }
+
+    /// Names the expression uses that the scope does not define.
+    fn unknown_names(&self, scope: &Scope, env: &Environment<'static>) -> BTreeSet<String> {
+        self.expr
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|name| {
+                !scope.contains_key(name) && env.globals().all(|(global, _)| global != name)
+            })
+            .collect()
+    }
+
+    /// Evaluate in `scope`; an unknown name is an error listing the names that exist.
+    pub fn eval(
+        &self,
+        scope: &Scope,
+        env: &Environment<'static>,
+        pos: &Pos,
+    ) -> Result<Jinja, ConfigError> {
+        let unknown = self.unknown_names(scope, env);
+        if let Some(name) = unknown.first() {
+            let known: Vec<&str> = scope.keys().map(String::as_str).collect();
+            return Err(ConfigError::at(
+                pos.clone(),
+                format!("unknown name `{name}` in `{}`", self.source),
+            )
+            .hint(suggestion(name, &known)));
+        }
+        let ctx = jinja_map(scope.iter().map(|(k, v)| (k.as_str(), v.clone())));
+        self.expr.eval(ctx).map_err(|err| {
+            ConfigError::at(
+                pos.clone(),
+                format!("cannot evaluate `{}`: {}", self.source, jinja_reason(&err)),
+            )
+        })
+    }
+}
+
+fn jinja_reason(err: &minijinja::Error) -> String {
+    match err.detail() {
+        Some(detail) => format!("{} ({detail})", err.kind()),
+        None => err.kind().to_string(),
+    }
+}
+
+/// Rewrite every `${e}` in a filter expression as `(e)`, so that the whole filter is one
+/// expression over the matrix names.
+pub fn inline_placeholders(text: &str) -> Result<String, String> {
+    Ok(pieces(text)?
+        .into_iter()
+        .map(|piece| match piece {
+            Piece::Text(t) => t.to_string(),
+            Piece::Placeholder(e) => format!("({e})"),
+        })
+        .collect())
+}
+
+/// Substitute placeholders in every string of `node` (recursively). A string that is
+/// exactly one placeholder takes the value's type; inside longer text the value renders as
+/// text.
+pub fn substitute(
+    node: &Node,
+    scope: &Scope,
+    env: &Environment<'static>,
+) -> Result<Node, ConfigError> {
+    let value = match &node.value {
+        Value::Str(text) if has_placeholder(text) => substitute_str(text, node, scope, env)?,
+        Value::Seq(items) => Value::Seq(
+            items
+                .iter()
+                .map(|item| substitute(item, scope, env))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Map(map) => Value::Map(
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), substitute(v, scope, env)?)))
+                .collect::<Result<_, ConfigError>>()?,
+        ),
+        other => other.clone(),
+    };
+    Ok(Node {
+        value,
+        at: node.at.clone(),
+        key_at: node.key_at.clone(),
+    })
+}
+
+fn substitute_str(
+    text: &str,
+    node: &Node,
+    scope: &Scope,
+    env: &Environment<'static>,
+) -> Result<Value, ConfigError> {
+    let pieces = pieces(text)
+        .map_err(|msg| ConfigError::at(node.at.clone(), msg).hint("close it with `}`"))?;
+    let eval =
+        |source: &str| CompiledExpr::compile(env, source, &node.at)?.eval(scope, env, &node.at);
+    if let [Piece::Placeholder(source)] = pieces.as_slice() {
+        return from_jinja(&eval(source)?, &node.at);
+    }
+    let mut out = String::new();
+    for piece in pieces {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Placeholder(source) => {
+                out.push_str(&to_text(&from_jinja(&eval(source)?, &node.at)?))
+            }
+        }
+    }
+    Ok(Value::Str(out))
+}
+
+/// A node's value as an expression value.
+pub fn to_jinja(value: &Value) -> Jinja {
+    match value {
+        Value::Null => Jinja::from(()),
+        Value::Bool(b) => Jinja::from(*b),
+        Value::Int(i) => Jinja::from(*i),
+        Value::Float(x) => Jinja::from(*x),
+        Value::Str(s) => Jinja::from(s.as_str()),
+        Value::Seq(items) => {
+            Jinja::from(items.iter().map(|n| to_jinja(&n.value)).collect::<Vec<_>>())
+        }
+        Value::Map(map) => jinja_map(map.iter().map(|(k, n)| (k.as_str(), to_jinja(&n.value)))),
+    }
+}
+
+/// An ordered expression mapping.
+fn jinja_map<'a>(entries: impl Iterator<Item = (&'a str, Jinja)>) -> Jinja {
+    Jinja::from(
+        entries
+            .map(|(k, v)| (Jinja::from(k), v))
+            .collect::<IndexMap<Jinja, Jinja>>(),
+    )
+}
+
+/// An expression value as a node value; children take the position `at`.
+pub fn from_jinja(value: &Jinja, at: &Pos) -> Result<Value, ConfigError> {
+    let node = |v: &Jinja| Ok(Node::new(from_jinja(v, at)?, at.clone()));
+    Ok(match value.kind() {
+        ValueKind::None | ValueKind::Undefined => Value::Null,
+        ValueKind::Bool => Value::Bool(value.is_true()),
+        ValueKind::Number if value.is_integer() => match value.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(f64::try_from(value.clone()).unwrap_or(f64::NAN)),
+        },
+        ValueKind::Number => Value::Float(f64::try_from(value.clone()).unwrap_or(f64::NAN)),
+        ValueKind::String => Value::Str(value.as_str().unwrap_or_default().to_string()),
+        ValueKind::Seq | ValueKind::Iterable => Value::Seq(
+            value
+                .try_iter()
+                .map_err(|e| ConfigError::at(at.clone(), e.to_string()))?
+                .map(|v| node(&v))
+                .collect::<Result<_, ConfigError>>()?,
+        ),
+        ValueKind::Map => {
+            let mut map = IndexMap::new();
+            for key in value
+                .try_iter()
+                .map_err(|e| ConfigError::at(at.clone(), e.to_string()))?
+            {
+                let item = value
+                    .get_item(&key)
+                    .map_err(|e| ConfigError::at(at.clone(), e.to_string()))?;
+                map.insert(key.to_string(), node(&item)?);
+            }
+            Value::Map(map)
+        }
+        other => {
+            return Err(ConfigError::at(
+                at.clone(),
+                format!("an expression gave a {other} value, which cannot be used in a config"),
+            ));
+        }
+    })
+}
+
+/// How a value renders inside a longer string and in slugs' source text: numbers as
+/// written (floats keep a decimal point: `0.0`), lists as `[a, b]`.
+pub fn to_text(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(x) => float_text(*x),
+        Value::Str(s) => s.clone(),
+        Value::Seq(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(|n| to_text(&n.value))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::Map(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, n)| format!("{k}: {}", to_text(&n.value)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// A float as Python prints it for ordinary values: `0.0`, `0.0003`, `2.5`.
+pub fn float_text(x: f64) -> String {
+    if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e16 {
+        format!("{x:.1}")
+    } else {
+        format!("{x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_split_text_and_nested_placeholders() {
+        assert_eq!(
+            pieces("a_${x}_${ {'k': '}'}['k'] }").unwrap(),
+            vec![
+                Piece::Text("a_"),
+                Piece::Placeholder("x"),
+                Piece::Text("_"),
+                Piece::Placeholder("{'k': '}'}['k']")
+            ]
+        );
+        assert!(pieces("${x").is_err());
+    }
+
+    #[test]
+    fn filter_placeholders_become_parenthesised() {
+        assert_eq!(
+            inline_placeholders("${a} / ${b} == 2").unwrap(),
+            "(a) / (b) == 2"
+        );
+    }
+}

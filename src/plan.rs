@@ -1,0 +1,97 @@
+//! `expgrid plan`: the runs of experiment files as a terminal table or JSON.
+
+use serde::Serialize;
+
+use crate::config::{Experiment, Node, expr};
+
+/// One row of the plan, as printed by `--format json`.
+#[derive(Debug, Serialize)]
+pub struct PlanRow<'a> {
+    pub file: String,
+    pub matrix_id: &'a str,
+    pub matrix_slug: &'a str,
+    pub experiment_name: &'a str,
+    pub values: &'a indexmap::IndexMap<String, Node>,
+}
+
+/// The rows of all runs of the experiments, in file and matrix order.
+pub fn rows(experiments: &[Experiment]) -> Vec<PlanRow<'_>> {
+    experiments
+        .iter()
+        .flat_map(|exp| {
+            exp.runs.iter().map(move |run| PlanRow {
+                file: exp.file.display().to_string(),
+                matrix_id: &run.matrix_id,
+                matrix_slug: &run.matrix_slug,
+                experiment_name: &run.config.experiment_name,
+                values: &run.values,
+            })
+        })
+        .collect()
+}
+
+/// The plan as pretty JSON (an array of objects).
+pub fn to_json(experiments: &[Experiment]) -> String {
+    serde_json::to_string_pretty(&rows(experiments)).expect("plan rows serialize")
+}
+
+/// The plan as an aligned text table, one block per file.
+pub fn to_table(experiments: &[Experiment]) -> String {
+    let mut out = String::new();
+    for exp in experiments {
+        out.push_str(&format!(
+            "{}: {} runs ({} combinations before the filter)\n",
+            exp.file.display(),
+            exp.runs.len(),
+            exp.product_size
+        ));
+        let mut table = vec![vec![
+            "id".to_string(),
+            "slug".to_string(),
+            "experiment_name".to_string(),
+        ]];
+        table[0].extend(exp.matrix_keys.iter().cloned());
+        for run in &exp.runs {
+            let mut row = vec![
+                run.matrix_id.clone(),
+                run.matrix_slug.clone(),
+                run.config.experiment_name.clone(),
+            ];
+            row.extend(exp.matrix_keys.iter().map(|k| {
+                run.values
+                    .get(k)
+                    .map(|n| expr::to_text(&n.value))
+                    .unwrap_or_default()
+            }));
+            table.push(row);
+        }
+        out.push_str(&align(&table));
+    }
+    out
+}
+
+/// Left-aligned columns separated by two spaces.
+fn align(table: &[Vec<String>]) -> String {
+    let columns = table.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            table
+                .iter()
+                .filter_map(|row| row.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in table {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
