@@ -95,11 +95,7 @@ fn load_all(files: &[PathBuf]) -> Result<Vec<Experiment>, ConfigErrors> {
             Err(ConfigErrors(errs)) => errors.extend(errs),
         }
     }
-    if errors.is_empty() {
-        Ok(experiments)
-    } else {
-        Err(ConfigErrors(errors))
-    }
+    if errors.is_empty() { Ok(experiments) } else { Err(ConfigErrors(errors)) }
 }
 
 fn report_errors(errors: &ConfigErrors) -> ExitCode {

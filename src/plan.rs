@@ -45,24 +45,16 @@ pub fn to_table(experiments: &[Experiment]) -> String {
             exp.runs.len(),
             exp.product_size
         ));
-        let mut table = vec![vec![
-            "id".to_string(),
-            "slug".to_string(),
-            "experiment_name".to_string(),
-        ]];
+        let mut table = vec![vec!["id".to_string(), "slug".to_string(), "experiment_name".to_string()]];
         table[0].extend(exp.matrix_keys.iter().cloned());
         for run in &exp.runs {
-            let mut row = vec![
-                run.matrix_id.clone(),
-                run.matrix_slug.clone(),
-                run.config.experiment_name.clone(),
-            ];
-            row.extend(exp.matrix_keys.iter().map(|k| {
-                run.values
-                    .get(k)
-                    .map(|n| expr::to_text(&n.value))
-                    .unwrap_or_default()
-            }));
+            let mut row =
+                vec![run.matrix_id.clone(), run.matrix_slug.clone(), run.config.experiment_name.clone()];
+            row.extend(
+                exp.matrix_keys
+                    .iter()
+                    .map(|k| run.values.get(k).map(|n| expr::to_text(&n.value)).unwrap_or_default()),
+            );
             table.push(row);
         }
         out.push_str(&align(&table));
@@ -74,22 +66,11 @@ pub fn to_table(experiments: &[Experiment]) -> String {
 fn align(table: &[Vec<String>]) -> String {
     let columns = table.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            table
-                .iter()
-                .filter_map(|row| row.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
+        .map(|c| table.iter().filter_map(|row| row.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
     for row in table {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }

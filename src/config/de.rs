@@ -11,8 +11,8 @@ use std::fmt;
 
 use indexmap::IndexMap;
 use serde::de::{
-    self, DeserializeOwned, DeserializeSeed, EnumAccess, Error as _, IntoDeserializer, MapAccess,
-    SeqAccess, VariantAccess, Visitor,
+    self, DeserializeOwned, DeserializeSeed, EnumAccess, Error as _, IntoDeserializer, MapAccess, SeqAccess,
+    VariantAccess, Visitor,
 };
 
 use super::error::{ConfigError, suggestion};
@@ -54,13 +54,25 @@ impl DeError {
         path.extend(self.path.iter().map(String::as_str));
         let mut err = ConfigError::at(self.pos.unwrap_or_else(|| root.at.clone()), self.message);
         if !path.is_empty() {
-            err = err.key(path.join("."));
+            err = err.key(join_key_path(&path));
         }
         match self.hint {
             Some(hint) => err.hint(hint),
             None => err,
         }
     }
+}
+
+/// `a.b[0].c`: list indices attach to their key without a dot.
+fn join_key_path(segments: &[&str]) -> String {
+    let mut out = String::new();
+    for segment in segments {
+        if !out.is_empty() && !segment.starts_with('[') {
+            out.push('.');
+        }
+        out.push_str(segment);
+    }
+    out
 }
 
 impl fmt::Display for DeError {
@@ -73,12 +85,7 @@ impl std::error::Error for DeError {}
 
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        DeError {
-            pos: None,
-            path: Vec::new(),
-            message: msg.to_string(),
-            hint: None,
-        }
+        DeError { pos: None, path: Vec::new(), message: msg.to_string(), hint: None }
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
@@ -104,12 +111,32 @@ impl de::Error for DeError {
     }
 
     fn invalid_type(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
-        DeError::custom(format_args!("expected {exp}, found {}", describe(&unexp)))
+        wrong_value(&unexp, exp)
     }
 
     fn invalid_value(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
-        DeError::custom(format_args!("expected {exp}, found {}", describe(&unexp)))
+        wrong_value(&unexp, exp)
     }
+}
+
+/// "expected a whole number >= 0, found ..." with a hint on how to write the expected kind.
+fn wrong_value(unexp: &de::Unexpected, exp: &dyn de::Expected) -> DeError {
+    let expected = match exp.to_string().as_str() {
+        "usize" | "u64" | "u32" | "u16" | "u8" => "a whole number >= 0".to_string(),
+        "i64" | "i32" => "a whole number".to_string(),
+        "f64" | "f32" => "a number".to_string(),
+        "a boolean" => "`true` or `false`".to_string(),
+        other => other.to_string(),
+    };
+    let mut err = DeError::custom(format_args!("expected {expected}, found {}", describe(unexp)));
+    err.hint = match expected.as_str() {
+        "a sequence" => Some("write a list: `[a, b]`, or one `- item` per line".to_string()),
+        e if e.starts_with("a whole number") || e == "a number" => {
+            Some("write the number without quotes, e.g. `64`, `2_000_000` or `3e-4`".to_string())
+        }
+        _ => None,
+    };
+    err
 }
 
 fn describe(unexp: &de::Unexpected) -> String {
@@ -141,10 +168,7 @@ impl NodeDeserializer<'_> {
             Value::Int(i) => visitor.visit_i64(*i),
             Value::Float(x) => visitor.visit_f64(*x),
             Value::Str(s) => visitor.visit_str(s),
-            Value::Seq(items) => visitor.visit_seq(NodeSeq {
-                items: items.iter(),
-                index: 0,
-            }),
+            Value::Seq(items) => visitor.visit_seq(NodeSeq { items: items.iter(), index: 0 }),
             Value::Map(map) => visitor.visit_map(NodeMap::new(map)),
         };
         result.map_err(|err| err.locate(&node.at))
@@ -192,18 +216,10 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'_> {
     ) -> Result<V::Value, DeError> {
         let node = self.0;
         let access = match &node.value {
-            Value::Str(name) => NodeEnum {
-                name,
-                name_at: &node.at,
-                options: None,
-            },
+            Value::Str(name) => NodeEnum { name, name_at: &node.at, options: None },
             Value::Map(map) if map.len() == 1 => {
                 let (name, options) = map.first().expect("one entry");
-                NodeEnum {
-                    name,
-                    name_at: &options.key_at,
-                    options: Some(options),
-                }
+                NodeEnum { name, name_at: &options.key_at, options: Some(options) }
             }
             _ => {
                 return Err(DeError::custom(format_args!(
@@ -213,9 +229,7 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'_> {
                 .locate(&node.at));
             }
         };
-        visitor
-            .visit_enum(access)
-            .map_err(|err| err.locate(&node.at))
+        visitor.visit_enum(access).map_err(|err| err.locate(&node.at))
     }
 
     serde::forward_to_deserialize_any! {
@@ -232,18 +246,13 @@ struct NodeSeq<'a> {
 impl<'de> SeqAccess<'de> for NodeSeq<'_> {
     type Error = DeError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, DeError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
         let Some(item) = self.items.next() else {
             return Ok(None);
         };
         let index = self.index;
         self.index += 1;
-        seed.deserialize(NodeDeserializer(item))
-            .map(Some)
-            .map_err(|err| err.within(format!("[{index}]")))
+        seed.deserialize(NodeDeserializer(item)).map(Some).map_err(|err| err.within(format!("[{index}]")))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -258,34 +267,25 @@ struct NodeMap<'a> {
 
 impl<'a> NodeMap<'a> {
     fn new(map: &'a IndexMap<String, Node>) -> Self {
-        NodeMap {
-            entries: map.iter(),
-            value: None,
-        }
+        NodeMap { entries: map.iter(), value: None }
     }
 }
 
 impl<'de> MapAccess<'de> for NodeMap<'_> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
         let Some((key, node)) = self.entries.next() else {
             return Ok(None);
         };
         self.value = Some((key, node));
         let key_de: de::value::StrDeserializer<'_, DeError> = key.as_str().into_deserializer();
-        seed.deserialize(key_de)
-            .map(Some)
-            .map_err(|err| err.locate(&node.key_at).within(key.clone()))
+        seed.deserialize(key_de).map(Some).map_err(|err| err.locate(&node.key_at).within(key.clone()))
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
         let (key, node) = self.value.take().expect("next_value after next_key");
-        seed.deserialize(NodeDeserializer(node))
-            .map_err(|err| err.within(key.clone()))
+        seed.deserialize(NodeDeserializer(node)).map_err(|err| err.within(key.clone()))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -304,21 +304,10 @@ impl<'de, 'a> EnumAccess<'de> for NodeEnum<'a> {
     type Error = DeError;
     type Variant = NodeVariant<'a>;
 
-    fn variant_seed<V: DeserializeSeed<'de>>(
-        self,
-        seed: V,
-    ) -> Result<(V::Value, Self::Variant), DeError> {
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self::Variant), DeError> {
         let name_de: de::value::StrDeserializer<'_, DeError> = self.name.into_deserializer();
-        let variant = seed
-            .deserialize(name_de)
-            .map_err(|err| err.locate(self.name_at))?;
-        Ok((
-            variant,
-            NodeVariant {
-                name: self.name,
-                options: self.options,
-            },
-        ))
+        let variant = seed.deserialize(name_de).map_err(|err| err.locate(self.name_at))?;
+        Ok((variant, NodeVariant { name: self.name, options: self.options }))
     }
 }
 
@@ -329,8 +318,9 @@ struct NodeVariant<'a> {
 
 impl NodeVariant<'_> {
     fn options_error(&self) -> DeError {
-        DeError::custom(format_args!("`{}` takes no options", self.name))
-            .within(self.name.to_string())
+        let mut err = DeError::custom(format_args!("`{}` takes no options", self.name));
+        err.hint = Some(format!("write just the name: `{}`", self.name));
+        err.within(self.name.to_string())
     }
 }
 
@@ -348,13 +338,10 @@ impl<'de> VariantAccess<'de> for NodeVariant<'_> {
 
     fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, DeError> {
         match self.options {
-            Some(node) => seed
-                .deserialize(NodeDeserializer(node))
-                .map_err(|e| e.within(self.name.into())),
-            None => Err(DeError::custom(format_args!(
-                "`{}` needs a value: `{{{}: ...}}`",
-                self.name, self.name
-            ))),
+            Some(node) => seed.deserialize(NodeDeserializer(node)).map_err(|e| e.within(self.name.into())),
+            None => {
+                Err(DeError::custom(format_args!("`{}` needs a value: `{{{}: ...}}`", self.name, self.name)))
+            }
         }
     }
 
@@ -362,10 +349,7 @@ impl<'de> VariantAccess<'de> for NodeVariant<'_> {
         match self.options {
             Some(node) => de::Deserializer::deserialize_seq(NodeDeserializer(node), visitor)
                 .map_err(|e| e.within(self.name.into())),
-            None => visitor.visit_seq(NodeSeq {
-                items: [].iter(),
-                index: 0,
-            }),
+            None => visitor.visit_seq(NodeSeq { items: [].iter(), index: 0 }),
         }
     }
 
@@ -377,9 +361,9 @@ impl<'de> VariantAccess<'de> for NodeVariant<'_> {
         match self.options.map(|node| (node, &node.value)) {
             // A bare name, or `name:` with nothing after it: every option takes its default.
             None | Some((_, Value::Null)) => visitor.visit_map(NodeMap::new(&EMPTY_MAP)),
-            Some((node, Value::Map(map))) => visitor
-                .visit_map(NodeMap::new(map))
-                .map_err(|e| e.locate(&node.at).within(self.name.into())),
+            Some((node, Value::Map(map))) => {
+                visitor.visit_map(NodeMap::new(map)).map_err(|e| e.locate(&node.at).within(self.name.into()))
+            }
             Some((node, _)) => Err(DeError::custom(format_args!(
                 "the options of `{}` must be a mapping, found {}",
                 self.name,
@@ -391,5 +375,4 @@ impl<'de> VariantAccess<'de> for NodeVariant<'_> {
     }
 }
 
-static EMPTY_MAP: std::sync::LazyLock<IndexMap<String, Node>> =
-    std::sync::LazyLock::new(IndexMap::new);
+static EMPTY_MAP: std::sync::LazyLock<IndexMap<String, Node>> = std::sync::LazyLock::new(IndexMap::new);

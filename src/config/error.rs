@@ -22,24 +22,12 @@ pub struct ConfigError {
 impl ConfigError {
     /// An error at a position.
     pub fn at(pos: Pos, message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            pos,
-            key: None,
-            message: message.into(),
-            hint: None,
-        }
+        ConfigError { pos, key: None, message: message.into(), hint: None }
     }
 
     /// An error about a whole file (no line known).
     pub fn file(path: &Path, message: impl Into<String>) -> ConfigError {
-        ConfigError::at(
-            Pos {
-                file: Arc::from(path),
-                line: 0,
-                column: 0,
-            },
-            message,
-        )
+        ConfigError::at(Pos { file: Arc::from(path), line: 0, column: 0 }, message)
     }
 
     /// Name the key the error is about.
@@ -111,12 +99,7 @@ impl From<ConfigError> for ConfigErrors {
 pub fn closest<'a>(given: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     known
         .into_iter()
-        .map(|name| {
-            (
-                strsim::damerau_levenshtein(&given.to_lowercase(), &name.to_lowercase()),
-                name,
-            )
-        })
+        .map(|name| (strsim::damerau_levenshtein(&given.to_lowercase(), &name.to_lowercase()), name))
         .filter(|(distance, name)| *distance <= (name.len() / 3).max(2))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, name)| name)
@@ -124,11 +107,7 @@ pub fn closest<'a>(given: &str, known: impl IntoIterator<Item = &'a str>) -> Opt
 
 /// "did you mean `x`? (known: a, b, c)" or "known: a, b, c".
 pub fn suggestion(given: &str, known: &[&str]) -> String {
-    let list = known
-        .iter()
-        .map(|k| format!("`{k}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let list = known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
     match closest(given, known.iter().copied()) {
         Some(best) => format!("did you mean `{best}`? (known: {list})"),
         None => format!("known: {list}"),

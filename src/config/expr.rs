@@ -46,8 +46,7 @@ fn pieces(text: &str) -> Result<Vec<Piece<'_>>, String> {
             out.push(Piece::Text(&rest[..start]));
         }
         let body = &rest[start + 2..];
-        let end = closing_brace(body)
-            .ok_or_else(|| format!("`${{` without its closing `}}` in {text:?}"))?;
+        let end = closing_brace(body).ok_or_else(|| format!("`${{` without its closing `}}` in {text:?}"))?;
         out.push(Piece::Placeholder(body[..end].trim()));
         rest = &body[end + 1..];
     }
@@ -98,19 +97,15 @@ pub struct CompiledExpr<'env> {
 
 impl<'env> CompiledExpr<'env> {
     /// Compile `source`; on error the message points at `pos`.
-    pub fn compile(
-        env: &'env Environment<'static>,
-        source: &str,
-        pos: &Pos,
-    ) -> Result<Self, ConfigError> {
+    pub fn compile(env: &'env Environment<'static>, source: &str, pos: &Pos) -> Result<Self, ConfigError> {
         let expr = env.compile_expression_owned(source.to_string()).map_err(|err| {
-            ConfigError::at(pos.clone(), format!("cannot parse the expression `{source}`: {}", jinja_reason(&err)))
-                .hint("expressions use Python-like syntax: `a // b`, `x in [1, 2]`, `len(v)`, `a and not b`")
+            ConfigError::at(
+                pos.clone(),
+                format!("cannot parse the expression `{source}`: {}", jinja_reason(&err)),
+            )
+            .hint("expressions use Python-like syntax: `a // b`, `x in [1, 2]`, `len(v)`, `a and not b`")
         })?;
-        Ok(CompiledExpr {
-            expr,
-            source: source.to_string(),
-        })
+        Ok(CompiledExpr { expr, source: source.to_string() })
     }
 
     /// Names the expression uses that the scope does not define.
@@ -118,34 +113,21 @@ impl<'env> CompiledExpr<'env> {
         self.expr
             .undeclared_variables(false)
             .into_iter()
-            .filter(|name| {
-                !scope.contains_key(name) && env.globals().all(|(global, _)| global != name)
-            })
+            .filter(|name| !scope.contains_key(name) && env.globals().all(|(global, _)| global != name))
             .collect()
     }
 
     /// Evaluate in `scope`; an unknown name is an error listing the names that exist.
-    pub fn eval(
-        &self,
-        scope: &Scope,
-        env: &Environment<'static>,
-        pos: &Pos,
-    ) -> Result<Jinja, ConfigError> {
+    pub fn eval(&self, scope: &Scope, env: &Environment<'static>, pos: &Pos) -> Result<Jinja, ConfigError> {
         let unknown = self.unknown_names(scope, env);
         if let Some(name) = unknown.first() {
             let known: Vec<&str> = scope.keys().map(String::as_str).collect();
-            return Err(ConfigError::at(
-                pos.clone(),
-                format!("unknown name `{name}` in `{}`", self.source),
-            )
-            .hint(suggestion(name, &known)));
+            return Err(ConfigError::at(pos.clone(), format!("unknown name `{name}` in `{}`", self.source))
+                .hint(suggestion(name, &known)));
         }
         let ctx = jinja_map(scope.iter().map(|(k, v)| (k.as_str(), v.clone())));
         self.expr.eval(ctx).map_err(|err| {
-            ConfigError::at(
-                pos.clone(),
-                format!("cannot evaluate `{}`: {}", self.source, jinja_reason(&err)),
-            )
+            ConfigError::at(pos.clone(), format!("cannot evaluate `{}`: {}", self.source, jinja_reason(&err)))
         })
     }
 }
@@ -171,32 +153,35 @@ pub fn inline_placeholders(text: &str) -> Result<String, String> {
 
 /// Substitute placeholders in every string of `node` (recursively). A string that is
 /// exactly one placeholder takes the value's type; inside longer text the value renders as
-/// text.
+/// text. `key` is the dotted path of `node`, for error messages.
 pub fn substitute(
     node: &Node,
+    key: &str,
     scope: &Scope,
     env: &Environment<'static>,
 ) -> Result<Node, ConfigError> {
     let value = match &node.value {
-        Value::Str(text) if has_placeholder(text) => substitute_str(text, node, scope, env)?,
+        Value::Str(text) if has_placeholder(text) => {
+            substitute_str(text, node, scope, env).map_err(|e| e.key_if_unset(key))?
+        }
         Value::Seq(items) => Value::Seq(
             items
                 .iter()
-                .map(|item| substitute(item, scope, env))
+                .enumerate()
+                .map(|(i, item)| substitute(item, &format!("{key}[{i}]"), scope, env))
                 .collect::<Result<_, _>>()?,
         ),
         Value::Map(map) => Value::Map(
             map.iter()
-                .map(|(k, v)| Ok((k.clone(), substitute(v, scope, env)?)))
+                .map(|(k, v)| {
+                    let path = if key.is_empty() { k.clone() } else { format!("{key}.{k}") };
+                    Ok((k.clone(), substitute(v, &path, scope, env)?))
+                })
                 .collect::<Result<_, ConfigError>>()?,
         ),
         other => other.clone(),
     };
-    Ok(Node {
-        value,
-        at: node.at.clone(),
-        key_at: node.key_at.clone(),
-    })
+    Ok(Node { value, at: node.at.clone(), key_at: node.key_at.clone() })
 }
 
 fn substitute_str(
@@ -205,10 +190,9 @@ fn substitute_str(
     scope: &Scope,
     env: &Environment<'static>,
 ) -> Result<Value, ConfigError> {
-    let pieces = pieces(text)
-        .map_err(|msg| ConfigError::at(node.at.clone(), msg).hint("close it with `}`"))?;
-    let eval =
-        |source: &str| CompiledExpr::compile(env, source, &node.at)?.eval(scope, env, &node.at);
+    let pieces =
+        pieces(text).map_err(|msg| ConfigError::at(node.at.clone(), msg).hint("close it with `}`"))?;
+    let eval = |source: &str| CompiledExpr::compile(env, source, &node.at)?.eval(scope, env, &node.at);
     if let [Piece::Placeholder(source)] = pieces.as_slice() {
         return from_jinja(&eval(source)?, &node.at);
     }
@@ -216,9 +200,7 @@ fn substitute_str(
     for piece in pieces {
         match piece {
             Piece::Text(t) => out.push_str(t),
-            Piece::Placeholder(source) => {
-                out.push_str(&to_text(&from_jinja(&eval(source)?, &node.at)?))
-            }
+            Piece::Placeholder(source) => out.push_str(&to_text(&from_jinja(&eval(source)?, &node.at)?)),
         }
     }
     Ok(Value::Str(out))
@@ -232,20 +214,14 @@ pub fn to_jinja(value: &Value) -> Jinja {
         Value::Int(i) => Jinja::from(*i),
         Value::Float(x) => Jinja::from(*x),
         Value::Str(s) => Jinja::from(s.as_str()),
-        Value::Seq(items) => {
-            Jinja::from(items.iter().map(|n| to_jinja(&n.value)).collect::<Vec<_>>())
-        }
+        Value::Seq(items) => Jinja::from(items.iter().map(|n| to_jinja(&n.value)).collect::<Vec<_>>()),
         Value::Map(map) => jinja_map(map.iter().map(|(k, n)| (k.as_str(), to_jinja(&n.value)))),
     }
 }
 
 /// An ordered expression mapping.
 fn jinja_map<'a>(entries: impl Iterator<Item = (&'a str, Jinja)>) -> Jinja {
-    Jinja::from(
-        entries
-            .map(|(k, v)| (Jinja::from(k), v))
-            .collect::<IndexMap<Jinja, Jinja>>(),
-    )
+    Jinja::from(entries.map(|(k, v)| (Jinja::from(k), v)).collect::<IndexMap<Jinja, Jinja>>())
 }
 
 /// An expression value as a node value; children take the position `at`.
@@ -269,13 +245,8 @@ pub fn from_jinja(value: &Jinja, at: &Pos) -> Result<Value, ConfigError> {
         ),
         ValueKind::Map => {
             let mut map = IndexMap::new();
-            for key in value
-                .try_iter()
-                .map_err(|e| ConfigError::at(at.clone(), e.to_string()))?
-            {
-                let item = value
-                    .get_item(&key)
-                    .map_err(|e| ConfigError::at(at.clone(), e.to_string()))?;
+            for key in value.try_iter().map_err(|e| ConfigError::at(at.clone(), e.to_string()))? {
+                let item = value.get_item(&key).map_err(|e| ConfigError::at(at.clone(), e.to_string()))?;
                 map.insert(key.to_string(), node(&item)?);
             }
             Value::Map(map)
@@ -298,31 +269,19 @@ pub fn to_text(value: &Value) -> String {
         Value::Int(i) => i.to_string(),
         Value::Float(x) => float_text(*x),
         Value::Str(s) => s.clone(),
-        Value::Seq(items) => format!(
-            "[{}]",
-            items
-                .iter()
-                .map(|n| to_text(&n.value))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        Value::Seq(items) => {
+            format!("[{}]", items.iter().map(|n| to_text(&n.value)).collect::<Vec<_>>().join(", "))
+        }
         Value::Map(map) => format!(
             "{{{}}}",
-            map.iter()
-                .map(|(k, n)| format!("{k}: {}", to_text(&n.value)))
-                .collect::<Vec<_>>()
-                .join(", ")
+            map.iter().map(|(k, n)| format!("{k}: {}", to_text(&n.value))).collect::<Vec<_>>().join(", ")
         ),
     }
 }
 
 /// A float as Python prints it for ordinary values: `0.0`, `0.0003`, `2.5`.
 pub fn float_text(x: f64) -> String {
-    if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e16 {
-        format!("{x:.1}")
-    } else {
-        format!("{x}")
-    }
+    if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e16 { format!("{x:.1}") } else { format!("{x}") }
 }
 
 #[cfg(test)]
@@ -345,9 +304,6 @@ mod tests {
 
     #[test]
     fn filter_placeholders_become_parenthesised() {
-        assert_eq!(
-            inline_placeholders("${a} / ${b} == 2").unwrap(),
-            "(a) / (b) == 2"
-        );
+        assert_eq!(inline_placeholders("${a} / ${b} == 2").unwrap(), "(a) / (b) == 2");
     }
 }

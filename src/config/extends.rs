@@ -14,19 +14,17 @@ pub fn load(path: &Path) -> Result<Node, ConfigError> {
     load_chain(path, &mut Vec::new())
 }
 
-fn load_chain(path: &Path, chain: &mut Vec<PathBuf>) -> Result<Node, ConfigError> {
+/// `chain` holds the files being read (canonical path for comparing, path as written for
+/// messages), so that a cycle is found and shown in the user's terms.
+fn load_chain(path: &Path, chain: &mut Vec<(PathBuf, PathBuf)>) -> Result<Node, ConfigError> {
     let canonical = path.canonicalize().map_err(|err| {
-        ConfigError::file(path, format!("cannot read the experiment file: {err}"))
-            .hint("check the path")
+        ConfigError::file(path, format!("cannot read the experiment file: {err}")).hint("check the path")
     })?;
     let mut doc = Node::read(path)?;
     let Value::Map(map) = &mut doc.value else {
         return Err(ConfigError::at(
             doc.at.clone(),
-            format!(
-                "an experiment file must be a mapping of keys, found {}",
-                doc.type_name()
-            ),
+            format!("an experiment file must be a mapping of keys, found {}", doc.type_name()),
         )
         .hint("start with e.g. `experiment_name: my_run`"));
     };
@@ -36,37 +34,29 @@ fn load_chain(path: &Path, chain: &mut Vec<PathBuf>) -> Result<Node, ConfigError
     let Some(parent_name) = parent_node.as_str() else {
         return Err(ConfigError::at(
             parent_node.at.clone(),
-            format!(
-                "`$extends` must be a file path, found {}",
-                parent_node.type_name()
-            ),
+            format!("`$extends` must be a file path, found {}", parent_node.type_name()),
         )
         .key(EXTENDS_KEY)
         .hint("write e.g. `$extends: base.yml` (relative to this file)"));
     };
-    chain.push(canonical);
+    chain.push((canonical, path.to_path_buf()));
     let parent_path = path.parent().unwrap_or(Path::new(".")).join(parent_name);
     let parent_canonical = parent_path.canonicalize().map_err(|err| {
-        ConfigError::at(
-            parent_node.at.clone(),
-            format!("cannot read `{}`: {err}", parent_path.display()),
-        )
-        .key(EXTENDS_KEY)
-        .hint("the path is relative to the file that says `$extends`")
+        ConfigError::at(parent_node.at.clone(), format!("cannot read `{}`: {err}", parent_path.display()))
+            .key(EXTENDS_KEY)
+            .hint("the path is relative to the file that says `$extends`")
     })?;
-    if chain.contains(&parent_canonical) {
+    if chain.iter().any(|(canonical, _)| *canonical == parent_canonical) {
         let cycle = chain
             .iter()
-            .chain([&parent_canonical])
+            .map(|(_, shown)| shown)
+            .chain([&parent_path])
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
             .join(" -> ");
-        return Err(ConfigError::at(
-            parent_node.at.clone(),
-            format!("`$extends` makes a cycle: {cycle}"),
-        )
-        .key(EXTENDS_KEY)
-        .hint("remove one of the `$extends` lines"));
+        return Err(ConfigError::at(parent_node.at.clone(), format!("`$extends` makes a cycle: {cycle}"))
+            .key(EXTENDS_KEY)
+            .hint("remove one of the `$extends` lines"));
     }
     let parent = load_chain(&parent_path, chain)?;
     chain.pop();
@@ -89,16 +79,8 @@ pub fn merge(parent: Node, child: Node) -> Node {
                     }
                 }
             }
-            Node {
-                value: Value::Map(base),
-                at: child.at,
-                key_at: child.key_at,
-            }
+            Node { value: Value::Map(base), at: child.at, key_at: child.key_at }
         }
-        (_, value) => Node {
-            value,
-            at: child.at,
-            key_at: child.key_at,
-        },
+        (_, value) => Node { value, at: child.at, key_at: child.key_at },
     }
 }

@@ -39,18 +39,12 @@ impl Matrix {
     /// Read the `matrix:` node. Every value must be a list.
     pub fn parse(node: Option<&Node>) -> Result<Matrix, ConfigError> {
         let Some(node) = node else {
-            return Ok(Matrix {
-                keys: Vec::new(),
-                filter: None,
-            });
+            return Ok(Matrix { keys: Vec::new(), filter: None });
         };
         let map = node.as_map().ok_or_else(|| {
             ConfigError::at(
                 node.at.clone(),
-                format!(
-                    "`matrix` must be a mapping of names to lists, found {}",
-                    node.type_name()
-                ),
+                format!("`matrix` must be a mapping of names to lists, found {}", node.type_name()),
             )
             .key("matrix")
             .hint("write e.g. `matrix:\\n  layer: [4, 8]`")
@@ -87,10 +81,7 @@ impl Matrix {
                         format!("matrix values must be a list, found {}", other.type_name()),
                     )
                     .key(format!("matrix.{key}"))
-                    .hint(format!(
-                        "wrap it in [ ]: `{key}: [{}]`",
-                        expr::to_text(other)
-                    )));
+                    .hint(format!("wrap it in [ ]: `{key}: [{}]`", expr::to_text(other))));
                 }
             }
         }
@@ -104,11 +95,7 @@ impl Matrix {
 
     /// Keys whose list is empty (the product is then empty).
     pub fn empty_keys(&self) -> Vec<&str> {
-        self.keys
-            .iter()
-            .filter(|(_, v)| v.is_empty())
-            .map(|(k, _)| k.as_str())
-            .collect()
+        self.keys.iter().filter(|(_, v)| v.is_empty()).map(|(k, _)| k.as_str()).collect()
     }
 
     /// Size of the unfiltered product (1 for an empty matrix: one run without matrix values).
@@ -126,8 +113,7 @@ impl Matrix {
                 let source = expr::inline_placeholders(text)
                     .map_err(|msg| ConfigError::at(node.at.clone(), msg).key("matrix.$filter"))?;
                 Some((
-                    CompiledExpr::compile(env, &source, &node.at)
-                        .map_err(|e| e.key("matrix.$filter"))?,
+                    CompiledExpr::compile(env, &source, &node.at).map_err(|e| e.key("matrix.$filter"))?,
                     node,
                 ))
             }
@@ -149,9 +135,7 @@ impl Matrix {
                 for (k, (key, _)) in self.keys.iter().enumerate() {
                     scope.insert(key.clone(), jinja[k][choice[k]].clone());
                 }
-                let keep = filter
-                    .eval(&scope, env, &node.at)
-                    .map_err(|e| e.key("matrix.$filter"))?;
+                let keep = filter.eval(&scope, env, &node.at).map_err(|e| e.key("matrix.$filter"))?;
                 if !keep.is_true() {
                     continue;
                 }
@@ -187,9 +171,7 @@ impl Matrix {
 /// Matrix keys are used as names in expressions, so they must be identifiers.
 fn check_name(key: &str, at: &Pos) -> Result<(), ConfigError> {
     let mut chars = key.chars();
-    let valid = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     if valid {
         Ok(())
@@ -224,10 +206,7 @@ fn assign_slugs(combinations: &mut [Combination]) {
 /// slug was cut to 120 characters, or `force_hash` is set, `_h` and 8 hex digits of a hash
 /// of the values are appended, which keeps slugs unique.
 pub fn slug(values: &IndexMap<String, Node>, force_hash: bool) -> String {
-    let raw: Vec<String> = values
-        .iter()
-        .map(|(k, n)| format!("{k}-{}", slug_value(&n.value)))
-        .collect();
+    let raw: Vec<String> = values.iter().map(|(k, n)| format!("{k}-{}", slug_value(&n.value))).collect();
     let raw = raw.join("_");
     let mut safe: String = raw
         .chars()
@@ -256,16 +235,10 @@ pub fn slug(values: &IndexMap<String, Node>, force_hash: bool) -> String {
 
 fn slug_value(value: &Value) -> String {
     match value {
-        Value::Seq(items) => items
-            .iter()
-            .map(|n| slug_value(&n.value))
-            .collect::<Vec<_>>()
-            .join(","),
-        Value::Map(map) => map
-            .iter()
-            .map(|(k, n)| format!("{k}={}", slug_value(&n.value)))
-            .collect::<Vec<_>>()
-            .join(","),
+        Value::Seq(items) => items.iter().map(|n| slug_value(&n.value)).collect::<Vec<_>>().join(","),
+        Value::Map(map) => {
+            map.iter().map(|(k, n)| format!("{k}={}", slug_value(&n.value))).collect::<Vec<_>>().join(",")
+        }
         other => expr::to_text(other),
     }
 }
@@ -273,7 +246,5 @@ fn slug_value(value: &Value) -> String {
 /// FNV-1a, written out because folder names need a hash that never changes between Rust
 /// versions (std's `DefaultHasher` may).
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x100000001b3)
-    })
+    bytes.iter().fold(0xcbf29ce484222325, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x100000001b3))
 }

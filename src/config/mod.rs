@@ -70,10 +70,8 @@ impl Experiment {
         let env = expr::environment();
         let mut warnings = Vec::new();
         for key in matrix.empty_keys() {
-            warnings.push(format!(
-                "{}: matrix.{key} is an empty list, so the file has no runs",
-                path.display()
-            ));
+            warnings
+                .push(format!("{}: matrix.{key} is an empty list, so the file has no runs", path.display()));
         }
         let combinations = matrix.expand(&env)?;
         let body: IndexMap<String, Node> = map
@@ -81,11 +79,7 @@ impl Experiment {
             .filter(|(k, _)| *k != MATRIX_KEY && *k != GLOBALS_KEY)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let body = Node {
-            value: Value::Map(body),
-            at: doc.at.clone(),
-            key_at: doc.key_at.clone(),
-        };
+        let body = Node { value: Value::Map(body), at: doc.at.clone(), key_at: doc.key_at.clone() };
 
         let mut runs = Vec::new();
         let mut errors: Vec<ConfigError> = Vec::new();
@@ -116,10 +110,7 @@ impl Experiment {
         self.matrix_keys
             .iter()
             .filter(|key| {
-                let mut values = self
-                    .runs
-                    .iter()
-                    .map(|run| run.values.get(*key).map(|n| &n.value));
+                let mut values = self.runs.iter().map(|run| run.values.get(*key).map(|n| &n.value));
                 let first = values.next();
                 values.any(|v| v != first.flatten())
             })
@@ -136,10 +127,7 @@ fn parse_globals(node: Option<&Node>) -> Result<Vec<(String, Node)>, ConfigError
     let map = node.as_map().ok_or_else(|| {
         ConfigError::at(
             node.at.clone(),
-            format!(
-                "`globals` must be a mapping of names to values, found {}",
-                node.type_name()
-            ),
+            format!("`globals` must be a mapping of names to values, found {}", node.type_name()),
         )
         .key(GLOBALS_KEY)
     })?;
@@ -157,23 +145,15 @@ fn plan_run(
     for (key, node) in &combination.values {
         scope.insert(key.clone(), expr::to_jinja(&node.value));
     }
-    scope.insert(
-        SLUG_NAME.to_string(),
-        minijinja::Value::from(combination.slug.as_str()),
-    );
-    scope.insert(
-        ID_NAME.to_string(),
-        minijinja::Value::from(combination.id.as_str()),
-    );
+    scope.insert(SLUG_NAME.to_string(), minijinja::Value::from(combination.slug.as_str()));
+    scope.insert(ID_NAME.to_string(), minijinja::Value::from(combination.id.as_str()));
     for (name, node) in globals {
-        let value = expr::substitute(node, &scope, env)
-            .map_err(|e| e.key_if_unset(&format!("{GLOBALS_KEY}.{name}")))?;
+        let value = expr::substitute(node, &format!("{GLOBALS_KEY}.{name}"), &scope, env)?;
         scope.insert(name.clone(), expr::to_jinja(&value.value));
     }
-    let mut resolved = expr::substitute(body, &scope, env)?;
+    let mut resolved = expr::substitute(body, "", &scope, env)?;
     if let (Value::Map(map), Some(seed)) = (&mut resolved.value, combination.values.get("seed")) {
-        map.entry("seed".to_string())
-            .or_insert_with(|| seed.clone());
+        map.entry("seed".to_string()).or_insert_with(|| seed.clone());
     }
     let typed = reshape_model(&resolved);
     let config: RunConfig = de::from_node(&typed, "").map_err(unreshape_model_key)?;
@@ -200,10 +180,7 @@ fn reshape_model(doc: &Node) -> Node {
     let Value::Map(fields) = &mut model.value else {
         return doc;
     };
-    let Some(name) = fields
-        .get("encoder")
-        .and_then(|n| n.as_str().map(String::from))
-    else {
+    let Some(name) = fields.get("encoder").and_then(|n| n.as_str().map(String::from)) else {
         return doc;
     };
     let encoder_at = fields["encoder"].clone();
@@ -220,15 +197,8 @@ fn reshape_model(doc: &Node) -> Node {
             }
         }
     }
-    let options = Node {
-        value: Value::Map(options),
-        at: model.at.clone(),
-        key_at: encoder_at.at.clone(),
-    };
-    let encoder = Node {
-        value: Value::Map(IndexMap::from([(name, options)])),
-        ..encoder_at
-    };
+    let options = Node { value: Value::Map(options), at: model.at.clone(), key_at: encoder_at.at.clone() };
+    let encoder = Node { value: Value::Map(IndexMap::from([(name, options)])), ..encoder_at };
     outer.shift_insert(0, "encoder".to_string(), encoder);
     *fields = outer;
     doc
@@ -237,11 +207,7 @@ fn reshape_model(doc: &Node) -> Node {
 /// Error paths inside the reshaped model (`model.encoder.vit.patch_size`) back in the
 /// user's terms (`model.patch_size`).
 fn unreshape_model_key(mut err: ConfigError) -> ConfigError {
-    if let Some(inner) = err
-        .key
-        .as_deref()
-        .and_then(|key| key.strip_prefix("model.encoder."))
-    {
+    if let Some(inner) = err.key.as_deref().and_then(|key| key.strip_prefix("model.encoder.")) {
         err.key = Some(match inner.split_once('.') {
             Some((_encoder, option)) => format!("model.{option}"),
             None => "model".to_string(),

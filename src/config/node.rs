@@ -51,11 +51,7 @@ pub enum Value {
 impl Node {
     /// A node at `at` (also used as its key position).
     pub fn new(value: Value, at: Pos) -> Node {
-        Node {
-            value,
-            key_at: at.clone(),
-            at,
-        }
+        Node { value, key_at: at.clone(), at }
     }
 
     pub fn as_map(&self) -> Option<&IndexMap<String, Node>> {
@@ -81,17 +77,10 @@ impl Node {
     pub fn parse(text: &str, file: &Path) -> Result<Node, ConfigError> {
         let file: Arc<Path> = Arc::from(file);
         let raw: Spanned<RawNode> = serde_saphyr::from_str(text).map_err(|err| {
-            let (line, column) = err
-                .location()
-                .map(|loc| (loc.line(), loc.column()))
-                .unwrap_or((0, 0));
+            let (line, column) = err.location().map(|loc| (loc.line(), loc.column())).unwrap_or((0, 0));
             ConfigError::at(
-                Pos {
-                    file: file.clone(),
-                    line,
-                    column,
-                },
-                format!("this is not valid YAML: {}", first_line(&err.to_string())),
+                Pos { file: file.clone(), line, column },
+                format!("this is not valid YAML: {}", yaml_reason(&err.to_string())),
             )
             .hint("check the indentation and quoting around this place")
         })?;
@@ -100,9 +89,8 @@ impl Node {
 
     /// Read and parse a YAML file.
     pub fn read(path: &Path) -> Result<Node, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|err| {
-            ConfigError::file(path, format!("cannot read the experiment file: {err}"))
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| ConfigError::file(path, format!("cannot read the experiment file: {err}")))?;
         Node::parse(&text, path)
     }
 }
@@ -121,8 +109,14 @@ impl Value {
     }
 }
 
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or(text)
+/// The parser's message without its own "error: line N column M:" prefix (we print the
+/// position ourselves).
+fn yaml_reason(text: &str) -> &str {
+    let first = text.lines().next().unwrap_or(text);
+    match first.strip_prefix("error: line ") {
+        Some(rest) => rest.split_once(": ").map_or(first, |(_, reason)| reason),
+        None => first,
+    }
 }
 
 /// What serde-saphyr hands us: a value whose children carry their own spans.
@@ -152,12 +146,9 @@ impl IntoNode for Spanned<RawNode> {
             RawNode::Int(i) => Value::Int(i),
             RawNode::Float(x) => Value::Float(x),
             RawNode::Str(s) => Value::Str(s),
-            RawNode::Seq(items) => Value::Seq(
-                items
-                    .into_iter()
-                    .map(|item| item.into_node(file, None))
-                    .collect(),
-            ),
+            RawNode::Seq(items) => {
+                Value::Seq(items.into_iter().map(|item| item.into_node(file, None)).collect())
+            }
             RawNode::Map(entries) => Value::Map(
                 entries
                     .into_iter()
@@ -168,20 +159,12 @@ impl IntoNode for Spanned<RawNode> {
                     .collect(),
             ),
         };
-        Node {
-            key_at: key_at.unwrap_or_else(|| at.clone()),
-            value,
-            at,
-        }
+        Node { key_at: key_at.unwrap_or_else(|| at.clone()), value, at }
     }
 }
 
 fn pos(file: &Arc<Path>, loc: &serde_saphyr::Location) -> Pos {
-    Pos {
-        file: file.clone(),
-        line: loc.line(),
-        column: loc.column(),
-    }
+    Pos { file: file.clone(), line: loc.line(), column: loc.column() }
 }
 
 impl<'de> Deserialize<'de> for RawNode {
@@ -214,9 +197,7 @@ impl<'de> Visitor<'de> for RawNodeVisitor {
         Ok(RawNode::Int(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawNode, E> {
-        i64::try_from(v)
-            .map(RawNode::Int)
-            .or(Ok(RawNode::Float(v as f64)))
+        i64::try_from(v).map(RawNode::Int).or(Ok(RawNode::Float(v as f64)))
     }
     fn visit_f64<E>(self, v: f64) -> Result<RawNode, E> {
         Ok(RawNode::Float(v))

@@ -7,14 +7,9 @@ use super::schema::{EncoderSpec, RunConfig};
 
 /// Check one resolved run; `resolved` gives the positions for messages.
 pub fn run(config: &RunConfig, resolved: &Node) -> Result<(), ConfigError> {
-    let fail =
-        |key: &str, message: String, hint: &str| Err(error_at(resolved, key, message).hint(hint));
+    let fail = |key: &str, message: String, hint: &str| Err(error_at(resolved, key, message).hint(hint));
     if config.batch_size == 0 {
-        return fail(
-            "batch_size",
-            "batch_size must be at least 1".into(),
-            "e.g. `batch_size: 64`",
-        );
+        return fail("batch_size", "batch_size must be at least 1".into(), "e.g. `batch_size: 64`");
     }
     if config.max_inputs == 0 {
         return fail(
@@ -26,19 +21,12 @@ pub fn run(config: &RunConfig, resolved: &Node) -> Result<(), ConfigError> {
     if !(config.learnrate.is_finite() && config.learnrate > 0.0) {
         return fail(
             "learnrate",
-            format!(
-                "learnrate must be a positive number, found {}",
-                config.learnrate
-            ),
+            format!("learnrate must be a positive number, found {}", config.learnrate),
             "e.g. `learnrate: 0.0003`",
         );
     }
     if config.validate_every == Some(0) || config.checkpoint_every == Some(0) {
-        let key = if config.validate_every == Some(0) {
-            "validate_every"
-        } else {
-            "checkpoint_every"
-        };
+        let key = if config.validate_every == Some(0) { "validate_every" } else { "checkpoint_every" };
         return fail(
             key,
             format!("{key} must be at least 1"),
@@ -56,11 +44,7 @@ pub fn run(config: &RunConfig, resolved: &Node) -> Result<(), ConfigError> {
         );
     }
     if config.model.classes < 2 {
-        return fail(
-            "model.classes",
-            "a classifier needs at least 2 classes".into(),
-            "e.g. `classes: 10`",
-        );
+        return fail("model.classes", "a classifier needs at least 2 classes".into(), "e.g. `classes: 10`");
     }
     if config.model.code_size == Some(0) {
         return fail(
@@ -70,14 +54,7 @@ pub fn run(config: &RunConfig, resolved: &Node) -> Result<(), ConfigError> {
         );
     }
     let [_, height, width] = config.train_set.shape;
-    if let EncoderSpec::Vit {
-        image_size,
-        patch_size,
-        num_heads,
-        hidden_dim,
-        ..
-    } = &config.model.encoder
-    {
+    if let EncoderSpec::Vit { image_size, patch_size, num_heads, hidden_dim, .. } = &config.model.encoder {
         if *num_heads == 0 || hidden_dim % num_heads != 0 {
             return fail(
                 "model.num_heads",
@@ -88,10 +65,7 @@ pub fn run(config: &RunConfig, resolved: &Node) -> Result<(), ConfigError> {
         if *image_size != height || *image_size != width {
             return fail(
                 "model.image_size",
-                format!(
-                    "image_size {image_size} does not match the data shape {:?}",
-                    config.train_set.shape
-                ),
+                format!("image_size {image_size} does not match the data shape {:?}", config.train_set.shape),
                 "set image_size to the height and width of `shape`",
             );
         }
