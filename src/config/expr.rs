@@ -1,6 +1,7 @@
 //! Safe expressions and `${...}` placeholders, evaluated with minijinja's expression engine
 //! (no code execution). Python-like operators: `/` true division, `//`, `%`, comparisons,
-//! `and`/`or`/`not`, `in`, indexing, and `len(...)`.
+//! `and`/`or`/`not`, `in`, indexing, `len(x)`, and `merge(a, b, ...)` for mappings (later
+//! keys win).
 
 use std::collections::BTreeSet;
 
@@ -14,7 +15,7 @@ use super::node::{Node, Pos, Value};
 /// The names an expression may use, with their values.
 pub type Scope = IndexMap<String, Jinja>;
 
-/// The expression environment: strict about undefined names, with `len(x)`.
+/// The expression environment: strict about undefined names, with `len` and `merge`.
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -25,6 +26,22 @@ pub fn environment() -> Environment<'static> {
                 format!("len() of {} is not defined", value.kind()),
             )
         })
+    });
+    env.add_function("merge", |maps: minijinja::value::Rest<Jinja>| -> Result<Jinja, minijinja::Error> {
+        let mut merged = IndexMap::new();
+        for map in maps.iter() {
+            if map.kind() != ValueKind::Map {
+                return Err(minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    format!("merge() takes mappings, got {}", map.kind()),
+                ));
+            }
+            for key in map.try_iter()? {
+                let value = map.get_item(&key)?;
+                merged.insert(key, value);
+            }
+        }
+        Ok(Jinja::from(merged))
     });
     env
 }
@@ -89,10 +106,12 @@ pub fn has_placeholder(text: &str) -> bool {
     text.contains("${")
 }
 
-/// A compiled expression with the source text it came from, for error messages.
+/// A compiled expression with the source text it came from, for error messages, and the
+/// names it uses (found once, at compile time).
 pub struct CompiledExpr<'env> {
     expr: minijinja::Expression<'env, 'env>,
     source: String,
+    names: BTreeSet<String>,
 }
 
 impl<'env> CompiledExpr<'env> {
@@ -105,22 +124,17 @@ impl<'env> CompiledExpr<'env> {
             )
             .hint("expressions use Python-like syntax: `a // b`, `x in [1, 2]`, `len(v)`, `a and not b`")
         })?;
-        Ok(CompiledExpr { expr, source: source.to_string() })
-    }
-
-    /// Names the expression uses that the scope does not define.
-    fn unknown_names(&self, scope: &Scope, env: &Environment<'static>) -> BTreeSet<String> {
-        self.expr
+        let names = expr
             .undeclared_variables(false)
             .into_iter()
-            .filter(|name| !scope.contains_key(name) && env.globals().all(|(global, _)| global != name))
-            .collect()
+            .filter(|name| env.globals().all(|(global, _)| global != name))
+            .collect();
+        Ok(CompiledExpr { expr, source: source.to_string(), names })
     }
 
     /// Evaluate in `scope`; an unknown name is an error listing the names that exist.
-    pub fn eval(&self, scope: &Scope, env: &Environment<'static>, pos: &Pos) -> Result<Jinja, ConfigError> {
-        let unknown = self.unknown_names(scope, env);
-        if let Some(name) = unknown.first() {
+    pub fn eval(&self, scope: &Scope, pos: &Pos) -> Result<Jinja, ConfigError> {
+        if let Some(name) = self.names.iter().find(|name| !scope.contains_key(*name)) {
             let known: Vec<&str> = scope.keys().map(String::as_str).collect();
             return Err(ConfigError::at(pos.clone(), format!("unknown name `{name}` in `{}`", self.source))
                 .hint(suggestion(name, &known)));
@@ -192,7 +206,7 @@ fn substitute_str(
 ) -> Result<Value, ConfigError> {
     let pieces =
         pieces(text).map_err(|msg| ConfigError::at(node.at.clone(), msg).hint("close it with `}`"))?;
-    let eval = |source: &str| CompiledExpr::compile(env, source, &node.at)?.eval(scope, env, &node.at);
+    let eval = |source: &str| CompiledExpr::compile(env, source, &node.at)?.eval(scope, &node.at);
     if let [Piece::Placeholder(source)] = pieces.as_slice() {
         return from_jinja(&eval(source)?, &node.at);
     }

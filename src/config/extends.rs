@@ -1,5 +1,6 @@
 //! `$extends: other.yml`: a file builds on another one. The child's keys win; nested
-//! mappings merge key by key; a cycle is an error.
+//! mappings merge key by key; a key set to null (`~`) in the child removes the parent's;
+//! a cycle is an error.
 
 use std::path::{Path, PathBuf};
 
@@ -63,11 +64,17 @@ fn load_chain(path: &Path, chain: &mut Vec<(PathBuf, PathBuf)>) -> Result<Node, 
     Ok(merge(parent, doc))
 }
 
-/// `child` on top of `parent`: mappings merge key by key, anything else is replaced.
+/// `child` on top of `parent`: mappings merge key by key (a null child value removes the
+/// key), anything else is replaced.
 pub fn merge(parent: Node, child: Node) -> Node {
     match (parent.value, child.value) {
         (Value::Map(mut base), Value::Map(over)) => {
             for (key, value) in over {
+                if value.value == Value::Null {
+                    // `key: ~` in the child removes the parent's key.
+                    base.shift_remove(&key);
+                    continue;
+                }
                 // Replace in place: a parent key keeps its position (matrix order matters).
                 match base.get_mut(&key) {
                     Some(slot) => {

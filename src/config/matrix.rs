@@ -135,7 +135,7 @@ impl Matrix {
                 for (k, (key, _)) in self.keys.iter().enumerate() {
                     scope.insert(key.clone(), jinja[k][choice[k]].clone());
                 }
-                let keep = filter.eval(&scope, env, &node.at).map_err(|e| e.key("matrix.$filter"))?;
+                let keep = filter.eval(&scope, &node.at).map_err(|e| e.key("matrix.$filter"))?;
                 if !keep.is_true() {
                     continue;
                 }

@@ -76,7 +76,10 @@ impl Node {
     /// Parse a YAML document; positions are tagged with `file`.
     pub fn parse(text: &str, file: &Path) -> Result<Node, ConfigError> {
         let file: Arc<Path> = Arc::from(file);
-        let raw: Spanned<RawNode> = serde_saphyr::from_str(text).map_err(|err| {
+        // Only `true`/`false` are booleans: YAML 1.1's `y`, `no`, `on` would turn matrix
+        // values such as `[x, y, z]` or country codes into booleans.
+        let options = serde_saphyr::options! { strict_booleans: true };
+        let raw: Spanned<RawNode> = serde_saphyr::from_str_with_options(text, options).map_err(|err| {
             let (line, column) = err.location().map(|loc| (loc.line(), loc.column())).unwrap_or((0, 0));
             ConfigError::at(
                 Pos { file: file.clone(), line, column },
@@ -267,5 +270,12 @@ impl serde::Serialize for Node {
             Value::Seq(items) => serializer.collect_seq(items),
             Value::Map(map) => serializer.collect_map(map),
         }
+    }
+}
+
+impl Node {
+    /// The value as it renders in text (see [`super::expr::to_text`]).
+    pub fn value_text(&self) -> String {
+        super::expr::to_text(&self.value)
     }
 }

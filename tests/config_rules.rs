@@ -1,0 +1,244 @@
+//! The experiment-file rules: matrix expansion, filter, placeholders, slugs, ids,
+//! `$extends`, YAML-1.1 numbers, seeds.
+
+use std::path::{Path, PathBuf};
+
+use expgrid::config::schema::{EncoderSpec, OptimizerSpec, SchedulerSpec, TransformSpec};
+use expgrid::config::{Experiment, Value};
+
+/// The smallest valid body; tests add a matrix and override keys.
+const BASE: &str = "
+experiment_name: t_${matrix_slug}
+train_set: {dataset: mnist, split: train, shape: [1, 28, 28]}
+validation_set: {dataset: mnist, split: test, shape: [1, 28, 28]}
+batch_size: 8
+learnrate: 0.001
+optimizer: AdamW
+loss_function: l2
+max_inputs: 100
+model: {encoder: conv, classes: 10}
+";
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn load(text: &str) -> Experiment {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "exp.yml", text);
+    Experiment::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn load_err(text: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "exp.yml", text);
+    Experiment::load(&path).expect_err("should fail").to_string()
+}
+
+fn ids(exp: &Experiment) -> Vec<&str> {
+    exp.runs.iter().map(|r| r.matrix_id.as_str()).collect()
+}
+
+#[test]
+fn fmnist_vit_plans_exactly_as_documented() {
+    let exp = Experiment::load(Path::new("experiments/fmnist-vit.yml")).unwrap();
+    assert_eq!(exp.product_size, 6);
+    assert_eq!(ids(&exp), ["1", "2", "3", "5", "6"]);
+    let first = &exp.runs[0];
+    assert_eq!(first.matrix_slug, "patch-7_layer-4_head-4_hidden-256_mlp-512_drop-0.0_cs-128");
+    assert_eq!(
+        first.config.experiment_name,
+        "aug/fmnist_vit_trivaug_patch-7_layer-4_head-4_hidden-256_mlp-512_drop-0.0_cs-128"
+    );
+    assert_eq!(first.config.max_inputs, 2_000_000);
+    assert_eq!(first.config.train_set.shape, [3, 28, 28]);
+    assert_eq!(first.config.model.code_size, Some(128));
+    assert!(matches!(first.config.optimizer, OptimizerSpec::AdamW { .. }));
+    assert_eq!(first.config.scheduler, SchedulerSpec::CosineAnnealingLR);
+    assert!(matches!(first.config.train_input_transforms[..], [TransformSpec::TrivialAugmentWide { .. }]));
+    match &exp.runs[3].config.model.encoder {
+        EncoderSpec::Vit { num_layers, num_heads, patch_size, dropout, .. } => {
+            assert_eq!((*num_layers, *num_heads, *patch_size, *dropout), (8, 8, 7, 0.0));
+        }
+        other => panic!("expected vit, got {other:?}"),
+    }
+    assert_eq!(exp.varying_keys(), ["layer", "head"]);
+}
+
+#[test]
+fn product_is_in_key_order_with_the_first_key_slowest() {
+    let exp = load(&format!("matrix:\n  a: [1, 2]\n  b: [x, y, z]\n{BASE}"));
+    let pairs: Vec<String> = exp
+        .runs
+        .iter()
+        .map(|r| format!("{}{}", r.values["a"].value_text(), r.values["b"].value_text()))
+        .collect();
+    assert_eq!(pairs, ["1x", "1y", "1z", "2x", "2y", "2z"]);
+}
+
+#[test]
+fn matrix_ids_are_padded_to_the_width_of_the_product() {
+    let exp = load(&format!("matrix:\n  a: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n{BASE}"));
+    assert_eq!(ids(&exp)[0], "01");
+    assert_eq!(ids(&exp)[9], "10");
+    let exp = load(&format!(
+        "matrix:\n  a: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n  b: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n{BASE}"
+    ));
+    assert_eq!(ids(&exp)[0], "001");
+    assert_eq!(ids(&exp)[99], "100");
+    let exp = load(&format!("matrix:\n  a: [1, 2, 3]\n  $filter: ${{a}} > 1\n{BASE}"));
+    assert_eq!(ids(&exp), ["2", "3"], "ids count the unfiltered product");
+}
+
+#[test]
+fn filter_supports_python_like_operators() {
+    let cases = [
+        ("${a} / 2 == 1.5", vec!["3"]),
+        ("${a} // 2 == 1", vec!["2", "3"]),
+        ("${a} % 2 == 0", vec!["2", "4"]),
+        ("${a} >= 2 and ${a} < 4", vec!["2", "3"]),
+        ("not (${a} == 1 or ${a} == 4)", vec!["2", "3"]),
+        ("${a} in [1, 4]", vec!["1", "4"]),
+        ("len(${l}) == ${a}", vec!["3"]),
+        ("${l}[0] == ${a}", vec!["1"]),
+        ("${a} != 2\n    and ${a} != 3", vec!["1", "4"]),
+    ];
+    for (filter, expected) in cases {
+        let text = format!("matrix:\n  a: [1, 2, 3, 4]\n  l: [[1, 2, 3]]\n  $filter: {filter}\n{BASE}");
+        let exp = load(&text);
+        let kept: Vec<String> = exp.runs.iter().map(|r| r.values["a"].value_text()).collect();
+        assert_eq!(kept, expected, "filter {filter:?}");
+    }
+}
+
+#[test]
+fn a_lone_placeholder_keeps_its_type_and_text_placeholders_render() {
+    let exp = load(&format!(
+        "matrix:\n  cs: [64]\n  drop: [0.]\nglobals:\n  SHAPE: [1, 28, 28]\n  DOUBLE: ${{cs * 2}}\n{}",
+        BASE.replace("shape: [1, 28, 28]}\nvalidation", "shape: '${SHAPE}'}\nvalidation")
+            .replace("experiment_name: t_${matrix_slug}", "experiment_name: t_${cs // 2}_${drop}_${DOUBLE}")
+            .replace("{encoder: conv, classes: 10}", "{encoder: conv, code_size: '${DOUBLE}', classes: 10}")
+    ));
+    let run = &exp.runs[0];
+    assert_eq!(run.config.train_set.shape, [1, 28, 28]);
+    assert_eq!(run.config.model.code_size, Some(128));
+    assert_eq!(run.config.experiment_name, "t_32_0.0_128");
+}
+
+#[test]
+fn globals_see_matrix_keys_and_earlier_globals() {
+    let exp = load(&format!(
+        "matrix:\n  h: [256]\nglobals:\n  A: ${{h // 4}}\n  B: ${{A + 1}}\n{}",
+        BASE.replace("max_inputs: 100", "max_inputs: ${B}")
+    ));
+    assert_eq!(exp.runs[0].config.max_inputs, 65);
+}
+
+#[test]
+fn yaml_1_1_numbers_are_numbers_but_quoted_text_stays_text() {
+    let exp = load(
+        &BASE
+            .replace("max_inputs: 100", "max_inputs: 2_000_000")
+            .replace("learnrate: 0.001", "learnrate: 1e-3"),
+    );
+    assert_eq!(exp.runs[0].config.max_inputs, 2_000_000);
+    assert_eq!(exp.runs[0].config.learnrate, 0.001);
+    let exp = load(&format!("matrix:\n  n: ['2_000', 2_000]\n{BASE}"));
+    assert_eq!(exp.runs[0].values["n"].value, Value::Str("2_000".into()));
+    assert_eq!(exp.runs[1].values["n"].value, Value::Int(2000));
+}
+
+#[test]
+fn an_empty_list_gives_no_runs_and_a_warning() {
+    let exp = load(&format!("matrix:\n  a: []\n  b: [1]\n{BASE}"));
+    assert!(exp.runs.is_empty());
+    assert_eq!(exp.warnings.len(), 1);
+    assert!(exp.warnings[0].contains("matrix.a is an empty list"), "{}", exp.warnings[0]);
+}
+
+#[test]
+fn mappings_and_lists_are_matrix_values() {
+    let exp = load(&format!(
+        "matrix:\n  opt: [{{lr: 0.1, wd: 0}}, {{lr: 0.01, wd: 0.1}}]\n  ch: [[16, 16], [32]]\n{}",
+        BASE.replace("learnrate: 0.001", "learnrate: ${opt.lr}")
+            .replace("{encoder: conv, classes: 10}", "{encoder: conv, channels: '${ch}', classes: 10}")
+    ));
+    assert_eq!(exp.runs.len(), 4);
+    assert_eq!(exp.runs[0].matrix_slug, "opt-lr=0.1,wd=0_ch-16,16");
+    assert_eq!(exp.runs[2].config.learnrate, 0.01);
+    match &exp.runs[1].config.model.encoder {
+        EncoderSpec::Conv { channels, .. } => assert_eq!(channels, &[32]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn slugs_are_file_name_safe_and_unique() {
+    let exp = load(&format!("matrix:\n  name: ['a/b', 'a:b', 'ab', 'x y.']\n{BASE}"));
+    let slugs: Vec<&str> = exp.runs.iter().map(|r| r.matrix_slug.as_str()).collect();
+    assert_eq!(slugs[2], "name-ab", "a clean slug has no hash");
+    for slug in &slugs {
+        assert!(slug.chars().all(|c| c.is_ascii_alphanumeric() || ".,=+-_".contains(c)), "{slug}");
+        assert!(!slug.ends_with('.'));
+    }
+    assert!(slugs[0].starts_with("name-ab_h") && slugs[0].len() == "name-ab_h".len() + 8, "{}", slugs[0]);
+    let unique: std::collections::HashSet<_> = slugs.iter().collect();
+    assert_eq!(unique.len(), slugs.len(), "{slugs:?}");
+    let long = "v".repeat(300);
+    let exp = load(&format!("matrix:\n  name: ['{long}', '{long}w']\n{BASE}"));
+    assert!(exp.runs[0].matrix_slug.len() <= 130);
+    assert_ne!(exp.runs[0].matrix_slug, exp.runs[1].matrix_slug);
+}
+
+#[test]
+fn seed_comes_from_the_matrix_or_defaults_to_zero() {
+    let exp = load(&format!("matrix:\n  seed: [0, 1, 2]\n{BASE}"));
+    let seeds: Vec<u64> = exp.runs.iter().map(|r| r.config.seed).collect();
+    assert_eq!(seeds, [0, 1, 2]);
+    assert_eq!(load(BASE).runs[0].config.seed, 0);
+    assert_eq!(load(&format!("seed: 7\n{BASE}")).runs[0].config.seed, 7);
+}
+
+#[test]
+fn extends_merges_nested_mappings_and_the_child_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "base.yml", &format!("matrix:\n  a: [1, 2]\n  b: [3]\n{BASE}"));
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let child = write(
+        dir.path(),
+        "sub/child.yml",
+        "$extends: ../base.yml\nmatrix:\n  a: [5]\n  c: [6, 7]\nbatch_size: 16\nmodel:\n  code_size: 32\n",
+    );
+    let exp = Experiment::load(&child).unwrap();
+    assert_eq!(exp.matrix_keys, ["a", "b", "c"], "a parent key keeps its place");
+    assert_eq!(exp.runs.len(), 2);
+    let run = &exp.runs[0];
+    assert_eq!(run.config.batch_size, 16);
+    assert_eq!(run.config.model.code_size, Some(32));
+    assert_eq!(run.config.model.classes, 10, "nested keys of the parent stay");
+    assert!(matches!(run.config.model.encoder, EncoderSpec::Conv { .. }));
+}
+
+#[test]
+fn errors_of_several_runs_are_all_reported_once_each() {
+    let text = format!("matrix:\n  b: [0, -1, -2]\n{}", BASE.replace("batch_size: 8", "batch_size: ${b}"));
+    let err = load_err(&text);
+    assert_eq!(err.matches("error:").count(), 3, "{err}");
+    assert!(err.contains("batch_size: batch_size must be at least 1"), "{err}");
+    assert!(err.contains("found the integer -1"), "{err}");
+}
+
+#[test]
+fn every_shipped_experiment_file_passes_check() {
+    let mut count = 0;
+    for entry in std::fs::read_dir("experiments").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yml") {
+            Experiment::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            count += 1;
+        }
+    }
+    assert!(count >= 2);
+}
