@@ -1,0 +1,358 @@
+//! The run folder, `<runs dir>/<experiment_name>/`: what a run writes and how it is read back.
+//!
+//! | file | content |
+//! | --- | --- |
+//! | `config.yaml` | the fully resolved run (no placeholders) |
+//! | `run.json` | [`RunInfo`]: status, error, versions, backend, seed, params, times |
+//! | `metrics.csv` | one [`MetricsRow`] per validation |
+//! | `result.json` | [`RunResult`]: the final metrics and the probe |
+//! | `checkpoint/` | model, optimizer, scheduler, inputs seen, RNG and data-order state |
+//! | `.lock` | held (advisory lock) by the process that trains the run |
+//!
+//! Every write is atomic: a temporary file in the same folder, then a rename.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::config::Node;
+
+pub const CONFIG_FILE: &str = "config.yaml";
+pub const INFO_FILE: &str = "run.json";
+pub const METRICS_FILE: &str = "metrics.csv";
+pub const RESULT_FILE: &str = "result.json";
+pub const CHECKPOINT_DIR: &str = "checkpoint";
+const LOCK_FILE: &str = ".lock";
+
+/// The status recorded in `run.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+/// What a run is now, from `run.json` and its lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    /// Never started.
+    Pending,
+    /// A process holds the lock and trains it.
+    Running,
+    /// Started, not finished, and nobody trains it: it resumes from its checkpoint.
+    Interrupted,
+    Done,
+    Failed,
+}
+
+impl std::fmt::Display for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            RunState::Pending => "pending",
+            RunState::Running => "running",
+            RunState::Interrupted => "interrupted",
+            RunState::Done => "done",
+            RunState::Failed => "failed",
+        };
+        f.write_str(text)
+    }
+}
+
+/// `run.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub status: Status,
+    /// Why the run failed.
+    #[serde(default)]
+    pub error: Option<String>,
+    pub expgrid_version: String,
+    pub experiment_file: String,
+    /// `git rev-parse HEAD` of the repository holding the experiment file, if any.
+    #[serde(default)]
+    pub git_commit: Option<String>,
+    pub matrix_id: String,
+    pub matrix_slug: String,
+    pub backend: String,
+    pub device: String,
+    pub seed: u64,
+    pub params: usize,
+    /// RFC 3339 times.
+    #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub finished_at: Option<String>,
+}
+
+/// One row of `metrics.csv`, written at every validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricsRow {
+    /// Training inputs seen so far.
+    pub inputs: u64,
+    pub epoch: u64,
+    /// Mean training loss since the previous validation.
+    pub train_loss: f64,
+    /// Per-sample mean loss on the validation set.
+    pub validation_loss: f64,
+    pub accuracy_argmax: f64,
+    pub accuracy_svc: Option<f64>,
+    pub accuracy_svc_heldout: Option<f64>,
+    pub learnrate: f64,
+    /// Wall time since the run started (summed over resumed sessions).
+    pub elapsed_s: f64,
+    /// Training inputs per second, validation excluded.
+    pub throughput: f64,
+}
+
+/// `result.json`: the final numbers of a finished run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub inputs: u64,
+    pub steps: u64,
+    pub validation_loss: f64,
+    pub accuracy_argmax: f64,
+    pub accuracy_svc: Option<f64>,
+    pub accuracy_svc_heldout: Option<f64>,
+    /// Training embeddings used by the held-out probe.
+    pub probe_samples: Option<usize>,
+    pub probe_seconds: Option<f64>,
+    pub params: usize,
+    /// Training time (validation excluded).
+    pub train_time_s: f64,
+    pub throughput: f64,
+}
+
+/// A run folder.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    path: PathBuf,
+}
+
+/// The lock of a run folder; released when dropped.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+}
+
+impl RunDir {
+    /// The folder of `experiment_name` below `runs_root`. The name may contain `/` but must
+    /// stay inside the root.
+    pub fn new(runs_root: &Path, experiment_name: &str) -> Result<RunDir> {
+        let relative = Path::new(experiment_name);
+        let inside = relative.components().all(|c| matches!(c, Component::Normal(_)));
+        if experiment_name.is_empty() || !inside {
+            bail!(
+                "experiment_name `{experiment_name}` is not a relative folder name \
+                 (no leading `/`, no `..`): it must name a folder inside the runs directory"
+            );
+        }
+        Ok(RunDir { path: runs_root.join(relative) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn checkpoint_dir(&self) -> PathBuf {
+        self.path.join(CHECKPOINT_DIR)
+    }
+
+    /// Create the folder (and its parents).
+    pub fn create(&self) -> Result<()> {
+        std::fs::create_dir_all(&self.path).with_context(|| format!("cannot create {}", self.path.display()))
+    }
+
+    /// Take the folder's lock; `None` if another process holds it.
+    pub fn try_lock(&self) -> Result<Option<RunLock>> {
+        self.create()?;
+        let path = self.path.join(LOCK_FILE);
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(RunLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(err)) => {
+                Err(err).with_context(|| format!("cannot lock {}", path.display()))
+            }
+        }
+    }
+
+    /// Is the lock held by some process (this one included)?
+    fn is_locked(&self) -> bool {
+        let Ok(file) = File::open(self.path.join(LOCK_FILE)) else { return false };
+        matches!(file.try_lock_shared(), Err(std::fs::TryLockError::WouldBlock))
+    }
+
+    /// The run's state from `run.json` and the lock.
+    pub fn state(&self) -> Result<RunState> {
+        let Some(info) = self.info()? else { return Ok(RunState::Pending) };
+        Ok(match info.status {
+            Status::Pending => RunState::Pending,
+            Status::Done => RunState::Done,
+            Status::Failed => RunState::Failed,
+            Status::Running if self.is_locked() => RunState::Running,
+            Status::Running => RunState::Interrupted,
+        })
+    }
+
+    pub fn info(&self) -> Result<Option<RunInfo>> {
+        read_json(&self.path.join(INFO_FILE))
+    }
+
+    pub fn write_info(&self, info: &RunInfo) -> Result<()> {
+        write_json(&self.path.join(INFO_FILE), info)
+    }
+
+    pub fn result(&self) -> Result<Option<RunResult>> {
+        read_json(&self.path.join(RESULT_FILE))
+    }
+
+    pub fn write_result(&self, result: &RunResult) -> Result<()> {
+        write_json(&self.path.join(RESULT_FILE), result)
+    }
+
+    /// The stored resolved config, as a plain value for comparison.
+    pub fn config(&self) -> Result<Option<serde_json::Value>> {
+        let path = self.path.join(CONFIG_FILE);
+        let Some(text) = read_optional(&path)? else { return Ok(None) };
+        let value =
+            serde_saphyr::from_str(&text).with_context(|| format!("{} is not valid YAML", path.display()))?;
+        Ok(Some(value))
+    }
+
+    pub fn write_config(&self, resolved: &Node) -> Result<()> {
+        let text = serde_saphyr::to_string(resolved).context("cannot write the config as YAML")?;
+        write_atomic(&self.path.join(CONFIG_FILE), text.as_bytes())
+    }
+
+    /// Does the stored config differ from `resolved`? (No stored config: no.)
+    pub fn config_changed(&self, resolved: &Node) -> Result<bool> {
+        let Some(stored) = self.config()? else { return Ok(false) };
+        Ok(stored != serde_json::to_value(resolved)?)
+    }
+
+    pub fn metrics(&self) -> Result<Vec<MetricsRow>> {
+        let path = self.path.join(METRICS_FILE);
+        let Some(text) = read_optional(&path)? else { return Ok(Vec::new()) };
+        csv::Reader::from_reader(text.as_bytes()).deserialize().collect::<Result<_, _>>().with_context(|| {
+            format!("{} is damaged: delete it, or the run folder to train again", path.display())
+        })
+    }
+
+    /// Rewrite `metrics.csv` with `rows` (atomically; the file is small).
+    pub fn write_metrics(&self, rows: &[MetricsRow]) -> Result<()> {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        for row in rows {
+            writer.serialize(row)?;
+        }
+        write_atomic(&self.path.join(METRICS_FILE), &writer.into_inner()?)
+    }
+}
+
+/// Write `bytes` to `path` atomically: a temporary file beside it, flushed, then renamed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    write_atomic(path, text.as_bytes())
+}
+
+fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+    let Some(text) = read_optional(path)? else { return Ok(None) };
+    let value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is damaged: delete the run folder to train it again", path.display()))?;
+    Ok(Some(value))
+}
+
+fn read_optional(path: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(inputs: u64) -> MetricsRow {
+        MetricsRow {
+            inputs,
+            epoch: 1,
+            train_loss: 0.5,
+            validation_loss: 0.25,
+            accuracy_argmax: 0.75,
+            accuracy_svc: None,
+            accuracy_svc_heldout: Some(0.5),
+            learnrate: 1e-3,
+            elapsed_s: 2.0,
+            throughput: 100.0,
+        }
+    }
+
+    #[test]
+    fn names_must_stay_inside_the_runs_folder() {
+        let root = Path::new("runs");
+        assert!(RunDir::new(root, "aug/fmnist_a").is_ok());
+        for bad in ["", "../x", "/abs", "a/../../b"] {
+            assert!(RunDir::new(root, bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn metrics_round_trip_and_missing_files_read_as_empty() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = RunDir::new(tmp.path(), "a/b").unwrap();
+        assert!(dir.metrics().unwrap().is_empty());
+        assert_eq!(dir.state().unwrap(), RunState::Pending);
+        dir.write_metrics(&[row(10), row(20)]).unwrap();
+        assert_eq!(dir.metrics().unwrap(), vec![row(10), row(20)]);
+    }
+
+    #[test]
+    fn a_running_run_without_its_lock_is_interrupted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = RunDir::new(tmp.path(), "r").unwrap();
+        let info = RunInfo {
+            status: Status::Running,
+            error: None,
+            expgrid_version: "0".into(),
+            experiment_file: "x.yml".into(),
+            git_commit: None,
+            matrix_id: "1".into(),
+            matrix_slug: "a-1".into(),
+            backend: "flex".into(),
+            device: "cpu".into(),
+            seed: 0,
+            params: 10,
+            started_at: None,
+            finished_at: None,
+        };
+        dir.write_info(&info).unwrap();
+        let lock = dir.try_lock().unwrap().expect("free");
+        assert_eq!(dir.state().unwrap(), RunState::Running);
+        assert!(dir.try_lock().unwrap().is_none(), "a second lock is refused");
+        drop(lock);
+        assert_eq!(dir.state().unwrap(), RunState::Interrupted);
+    }
+}
