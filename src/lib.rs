@@ -2,6 +2,9 @@
 //!
 //! See `ARCHITECTURE.md` for the code map.
 
+pub mod backend;
 pub mod config;
 pub mod plan;
+pub mod run;
 pub mod rundir;
+pub mod train;

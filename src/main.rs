@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use expgrid::config::{ConfigErrors, Experiment};
 use expgrid::plan;
+use expgrid::run::{self, Outcome, RunOptions, RunReport};
 
 /// Declarative deep-learning experiment matrices: one YAML file lists the values to sweep;
 /// expgrid plans, trains and reports every combination.
@@ -27,6 +28,35 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Root folder of the run folders (for each run's status).
+        #[arg(long, default_value = "runs")]
+        runs_dir: PathBuf,
+    },
+    /// Train the runs of experiment files: pending ones, interrupted ones (resumed from
+    /// their checkpoint) and failed ones; done runs are skipped.
+    Run {
+        /// Experiment files (YAML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Root folder of the run folders.
+        #[arg(long, default_value = "runs")]
+        runs_dir: PathBuf,
+        /// Folder searched first for data sets (also: environment variable EXPGRID_DATA).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Compute device: `cpu` (default backend); with the `tch` feature also `cuda`, `cuda:N`.
+        #[arg(long, default_value = expgrid::backend::DEFAULT_DEVICE)]
+        device: String,
+        /// Train this many runs at once; the cores are divided between them.
+        #[arg(short = 'j', long, default_value_t = 1)]
+        jobs: usize,
+        /// Train the selected runs again from scratch, done ones included.
+        #[arg(long)]
+        reset: bool,
+        /// Only runs whose matrix id, slug or experiment name matches (globs allowed:
+        /// `--only '*head-8*'`); may be repeated.
+        #[arg(long)]
+        only: Vec<String>,
     },
     /// Validate experiment files without listing runs; exit status 1 with every error found.
     Check {
@@ -45,16 +75,30 @@ enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Plan { files, format } => match load_all(&files) {
+        Command::Plan { files, format, runs_dir } => match load_all(&files) {
             Ok(experiments) => {
                 let text = match format {
-                    Format::Table => plan::to_table(&experiments),
-                    Format::Json => plan::to_json(&experiments),
+                    Format::Table => plan::to_table(&experiments, &runs_dir),
+                    Format::Json => plan::to_json(&experiments, &runs_dir),
                 };
                 print_out(text.trim_end())
             }
             Err(errors) => report_errors(&errors),
         },
+        Command::Run { files, runs_dir, data_dir, device, jobs, reset, only } => {
+            let experiments = match load_all(&files) {
+                Ok(experiments) => experiments,
+                Err(errors) => return report_errors(&errors),
+            };
+            let options = RunOptions { runs_dir, data_dir, device, jobs, reset, only };
+            match run::run_all(&experiments, &options) {
+                Ok(reports) => print_summary(&reports),
+                Err(err) => {
+                    eprintln!("error: {err:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Check { files } => match load_all(&files) {
             Ok(experiments) => {
                 for exp in &experiments {
@@ -96,6 +140,33 @@ fn load_all(files: &[PathBuf]) -> Result<Vec<Experiment>, ConfigErrors> {
         }
     }
     if errors.is_empty() { Ok(experiments) } else { Err(ConfigErrors(errors)) }
+}
+
+/// One line per run; exit status 1 if any run failed.
+fn print_summary(reports: &[RunReport]) -> ExitCode {
+    let mut failed = 0;
+    let mut text = String::new();
+    for report in reports {
+        let line = match &report.outcome {
+            Outcome::Trained(r) => format!(
+                "done     validation loss {:.5}  accuracy {:.4}  svc {}",
+                r.validation_loss,
+                r.accuracy_argmax,
+                r.accuracy_svc.map_or("-".to_string(), |a| format!("{a:.4}"))
+            ),
+            Outcome::Skipped(reason) => format!("skipped  {reason}"),
+            Outcome::Failed(err) => {
+                failed += 1;
+                format!("FAILED   {}", err.lines().next().unwrap_or_default())
+            }
+        };
+        text.push_str(&format!("{}  {line}\n", report.experiment_name));
+    }
+    if failed > 0 {
+        text.push_str(&format!("{failed} of {} runs failed\n", reports.len()));
+    }
+    let code = print_out(text.trim_end());
+    if failed > 0 { ExitCode::FAILURE } else { code }
 }
 
 fn report_errors(errors: &ConfigErrors) -> ExitCode {

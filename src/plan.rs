@@ -2,7 +2,10 @@
 
 use serde::Serialize;
 
-use crate::config::{Experiment, Node, expr};
+use std::path::Path;
+
+use crate::config::{Experiment, Node, PlannedRun, expr};
+use crate::rundir::RunDir;
 
 /// One row of the plan, as printed by `--format json`.
 #[derive(Debug, Serialize)]
@@ -12,10 +15,20 @@ pub struct PlanRow<'a> {
     pub matrix_slug: &'a str,
     pub experiment_name: &'a str,
     pub values: &'a indexmap::IndexMap<String, Node>,
+    /// pending, running, interrupted, done or failed (from the run folder).
+    pub status: String,
+}
+
+/// The status of a run from its folder below `runs_dir`.
+pub fn status(run: &PlannedRun, runs_dir: &Path) -> String {
+    match RunDir::new(runs_dir, &run.config.experiment_name).and_then(|dir| dir.state()) {
+        Ok(state) => state.to_string(),
+        Err(err) => format!("unreadable: {err:#}"),
+    }
 }
 
 /// The rows of all runs of the experiments, in file and matrix order.
-pub fn rows(experiments: &[Experiment]) -> Vec<PlanRow<'_>> {
+pub fn rows<'a>(experiments: &'a [Experiment], runs_dir: &'a Path) -> Vec<PlanRow<'a>> {
     experiments
         .iter()
         .flat_map(|exp| {
@@ -25,18 +38,19 @@ pub fn rows(experiments: &[Experiment]) -> Vec<PlanRow<'_>> {
                 matrix_slug: &run.matrix_slug,
                 experiment_name: &run.config.experiment_name,
                 values: &run.values,
+                status: status(run, runs_dir),
             })
         })
         .collect()
 }
 
 /// The plan as pretty JSON (an array of objects).
-pub fn to_json(experiments: &[Experiment]) -> String {
-    serde_json::to_string_pretty(&rows(experiments)).expect("plan rows serialize")
+pub fn to_json(experiments: &[Experiment], runs_dir: &Path) -> String {
+    serde_json::to_string_pretty(&rows(experiments, runs_dir)).expect("plan rows serialize")
 }
 
 /// The plan as an aligned text table, one block per file.
-pub fn to_table(experiments: &[Experiment]) -> String {
+pub fn to_table(experiments: &[Experiment], runs_dir: &Path) -> String {
     let mut out = String::new();
     for exp in experiments {
         out.push_str(&format!(
@@ -45,11 +59,20 @@ pub fn to_table(experiments: &[Experiment]) -> String {
             exp.runs.len(),
             exp.product_size
         ));
-        let mut table = vec![vec!["id".to_string(), "slug".to_string(), "experiment_name".to_string()]];
+        let mut table = vec![vec![
+            "id".to_string(),
+            "status".to_string(),
+            "slug".to_string(),
+            "experiment_name".to_string(),
+        ]];
         table[0].extend(exp.matrix_keys.iter().cloned());
         for run in &exp.runs {
-            let mut row =
-                vec![run.matrix_id.clone(), run.matrix_slug.clone(), run.config.experiment_name.clone()];
+            let mut row = vec![
+                run.matrix_id.clone(),
+                status(run, runs_dir),
+                run.matrix_slug.clone(),
+                run.config.experiment_name.clone(),
+            ];
             row.extend(
                 exp.matrix_keys
                     .iter()

@@ -167,6 +167,25 @@ impl RunDir {
         std::fs::create_dir_all(&self.path).with_context(|| format!("cannot create {}", self.path.display()))
     }
 
+    /// Remove everything the run wrote (not the lock), to train it again from scratch.
+    pub fn clear(&self) -> Result<()> {
+        for file in [CONFIG_FILE, INFO_FILE, METRICS_FILE, RESULT_FILE] {
+            let path = self.path.join(file);
+            match std::fs::remove_file(&path) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(err).with_context(|| format!("cannot remove {}", path.display()));
+                }
+                _ => {}
+            }
+        }
+        let checkpoint = self.checkpoint_dir();
+        if checkpoint.exists() {
+            std::fs::remove_dir_all(&checkpoint)
+                .with_context(|| format!("cannot remove {}", checkpoint.display()))?;
+        }
+        Ok(())
+    }
+
     /// Take the folder's lock; `None` if another process holds it.
     pub fn try_lock(&self) -> Result<Option<RunLock>> {
         self.create()?;
