@@ -3,3 +3,4 @@
 //! See `ARCHITECTURE.md` for the code map.
 
 pub mod config;
+pub mod data;

@@ -239,7 +239,10 @@ pub struct ProbeSpec {
 
 impl Default for ProbeSpec {
     fn default() -> Self {
-        ProbeSpec { samples: default_probe_samples(), every: ProbeEvery::default() }
+        ProbeSpec {
+            samples: default_probe_samples(),
+            every: ProbeEvery::default(),
+        }
     }
 }
 
@@ -262,7 +265,9 @@ pub struct ReportSpec {
 
 impl Default for ReportSpec {
     fn default() -> Self {
-        ReportSpec { group_over: default_group_over() }
+        ReportSpec {
+            group_over: default_group_over(),
+        }
     }
 }
 
