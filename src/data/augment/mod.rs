@@ -165,17 +165,18 @@ impl Pipeline {
     /// Scales u8 pixels to [0, 1] floats (`x / 255`) and applies `normalize`, if any.
     pub fn to_float(&self, images: &[u8], out: &mut Vec<f32>) {
         let plane = self.shape[1] * self.shape[2];
-        let channels = self.shape[0];
-        out.extend(images.iter().enumerate().map(|(i, &p)| {
-            let x = p as f32 / 255.0;
+        out.reserve(images.len());
+        for (index, channel) in images.chunks_exact(plane).enumerate() {
+            let scaled = channel.iter().map(|&p| p as f32 / 255.0);
             match &self.normalize {
                 Some(n) => {
-                    let c = (i / plane) % channels;
-                    (x - n.mean[c]) / n.std[c]
+                    let c = index % self.shape[0];
+                    let (mean, std) = (n.mean[c], n.std[c]);
+                    out.extend(scaled.map(|x| (x - mean) / std));
                 }
-                None => x,
+                None => out.extend(scaled),
             }
-        }));
+        }
     }
 }
 
