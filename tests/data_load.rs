@@ -345,13 +345,12 @@ fn a_recompressed_copy_passes_and_plain_files_are_accepted() {
     );
     let plain = tempfile::tempdir().unwrap();
     // Files directly in an explicit folder, the labels uncompressed.
-    for file in ["t10k-images-idx3-ubyte.gz"] {
-        std::fs::copy(
-            shared_data().join("fashion-mnist").join(file),
-            plain.path().join(file),
-        )
-        .unwrap();
-    }
+    let images = "t10k-images-idx3-ubyte.gz";
+    std::fs::copy(
+        shared_data().join("fashion-mnist").join(images),
+        plain.path().join(images),
+    )
+    .unwrap();
     std::fs::write(plain.path().join("t10k-labels-idx1-ubyte"), labels).unwrap();
     assert_eq!(
         load(

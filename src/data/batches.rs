@@ -122,13 +122,13 @@ impl BatchStream {
             )));
         }
         let batches_per_epoch = dataset.len().div_ceil(batch_size);
-        if let Plan::Train { start, .. } = plan {
-            if start.batch >= batches_per_epoch {
-                return Err(DataError::Batching(format!(
-                    "cannot resume at batch {} of an epoch of {batches_per_epoch} batches (was batch_size or limit changed?)",
-                    start.batch
-                )));
-            }
+        if let Plan::Train { start, .. } = plan
+            && start.batch >= batches_per_epoch
+        {
+            return Err(DataError::Batching(format!(
+                "cannot resume at batch {} of an epoch of {batches_per_epoch} batches (was batch_size or limit changed?)",
+                start.batch
+            )));
         }
         let (sender, receiver) = sync_channel(PREFETCH);
         let worker = std::thread::Builder::new()

@@ -89,9 +89,9 @@ impl DataSource {
 /// Sub-folder names a data set may live in; the first is the one the cache uses.
 pub fn sub_folders(name: DatasetName) -> &'static [&'static str] {
     match name {
-        DatasetName::Fmnist => &["fashion-mnist", "fmnist", "FashionMNIST"],
-        DatasetName::Mnist => &["mnist", "MNIST"],
-        DatasetName::Cifar10 => &["cifar-10", "cifar10", "CIFAR10"],
+        DatasetName::Fmnist => &["fashion-mnist", "fmnist"],
+        DatasetName::Mnist => &["mnist"],
+        DatasetName::Cifar10 => &["cifar-10", "cifar10"],
     }
 }
 
@@ -132,22 +132,21 @@ pub fn locate(name: DatasetName, split: Split, source: &DataSource) -> Result<Fo
     if let Some(found) = candidates.iter().find_map(|dir| find_in(name, split, dir)) {
         return Ok(found);
     }
-    if name == DatasetName::Cifar10 {
-        if let Some(archive) = candidates
+    if name == DatasetName::Cifar10
+        && let Some(archive) = candidates
             .iter()
             .map(|d| d.join(CIFAR_ARCHIVE))
             .find(|p| p.is_file())
-        {
-            let cache = source
-                .cache_dir
-                .as_deref()
-                .ok_or_else(|| no_cache_for_archive(&archive))?;
-            extract_cifar(
-                &archive,
-                &cache.join(sub_folders(name)[0]).join(CIFAR_BIN_DIR),
-            )?;
-            return locate(name, split, source);
-        }
+    {
+        let cache = source
+            .cache_dir
+            .as_deref()
+            .ok_or_else(|| no_cache_for_archive(&archive))?;
+        extract_cifar(
+            &archive,
+            &cache.join(sub_folders(name)[0]).join(CIFAR_BIN_DIR),
+        )?;
+        return locate(name, split, source);
     }
     let why = match (&source.cache_dir, source.download) {
         (_, false) => " and downloads are off".to_string(),

@@ -189,7 +189,10 @@ impl Normalize {
                 std.len()
             )));
         }
-        if let Some(bad) = std.iter().find(|s| !(**s > 0.0) || !s.is_finite()) {
+        if let Some(bad) = std
+            .iter()
+            .find(|s| s.is_nan() || **s <= 0.0 || s.is_infinite())
+        {
             return Err(DataError::Transform(format!(
                 "normalize: std {bad} must be a positive number"
             )));
