@@ -147,7 +147,16 @@ impl Iterator for BatchStream {
     type Item = Batch;
 
     fn next(&mut self) -> Option<Batch> {
-        self.receiver.as_ref()?.recv().ok()
+        let batch = self.receiver.as_ref()?.recv().ok();
+        if batch.is_none() {
+            // The worker has ended: a finished validation pass, or a panic, passed on here
+            // rather than looking like the end of the data.
+            self.receiver = None;
+            if let Some(Err(panic)) = self.worker.take().map(JoinHandle::join) {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        batch
     }
 }
 

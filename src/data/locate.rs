@@ -132,30 +132,36 @@ pub fn locate(name: DatasetName, split: Split, source: &DataSource) -> Result<Fo
     if let Some(found) = candidates.iter().find_map(|dir| find_in(name, split, dir)) {
         return Ok(found);
     }
+    let cache_folder = source
+        .cache_dir
+        .as_ref()
+        .map(|cache| cache.join(sub_folders(name)[0]));
+    // After an extraction or a download the files must be in the cache folder.
+    let in_cache = |folder: &Path| {
+        find_in(name, split, folder).ok_or_else(|| DataError::Download {
+            url: base_url(name).to_string(),
+            detail: format!("the files did not appear in {}", folder.display()),
+        })
+    };
     if name == DatasetName::Cifar10
         && let Some(archive) = candidates
             .iter()
             .map(|d| d.join(CIFAR_ARCHIVE))
             .find(|p| p.is_file())
     {
-        let cache = source
-            .cache_dir
-            .as_deref()
-            .ok_or_else(|| no_cache_for_archive(&archive))?;
-        extract_cifar(
-            &archive,
-            &cache.join(sub_folders(name)[0]).join(CIFAR_BIN_DIR),
-        )?;
-        return locate(name, split, source);
+        let folder = cache_folder.ok_or_else(|| no_cache_for_archive(&archive))?;
+        check_cifar_archive(&archive)?;
+        unpack_cifar(&archive, &folder.join(CIFAR_BIN_DIR))?;
+        return in_cache(&folder);
     }
-    let why = match (&source.cache_dir, source.download) {
+    let why = match (&cache_folder, source.download) {
         (_, false) => " and downloads are off".to_string(),
         (None, true) => {
             " and there is no cache folder to download into (set HOME or XDG_CACHE_HOME)"
                 .to_string()
         }
-        (Some(cache), true) => match download(name, split, &cache.join(sub_folders(name)[0])) {
-            Ok(()) => return locate(name, split, source),
+        (Some(folder), true) => match download(name, split, folder) {
+            Ok(()) => return in_cache(folder),
             Err(error) => format!("; the download failed: {error}"),
         },
     };
@@ -268,15 +274,8 @@ fn download(name: DatasetName, split: Split, folder: &Path) -> Result<(), DataEr
         DatasetName::Cifar10 => {
             let url = base_url(name);
             let archive = folder.join(CIFAR_ARCHIVE);
-            fetch_atomically(url, &archive, |tmp| {
-                let actual = verify::md5_file_hex(tmp)?;
-                if actual != verify::CIFAR_TAR_MD5 {
-                    let detail = format!("MD5 is {actual}, expected {}", verify::CIFAR_TAR_MD5);
-                    return Err(DataError::corrupt(tmp, detail, url));
-                }
-                Ok(())
-            })?;
-            extract_cifar(&archive, &folder.join(CIFAR_BIN_DIR))?;
+            fetch_atomically(url, &archive, check_cifar_archive)?;
+            unpack_cifar(&archive, &folder.join(CIFAR_BIN_DIR))?;
             // The verified batch files are all that is read later; the 170 MB archive is not.
             fs::remove_file(&archive).map_err(|e| DataError::io(&archive, e))
         }
@@ -357,15 +356,24 @@ fn fetch(url: &str, to: &Path) -> Result<(), DataError> {
     Ok(())
 }
 
-/// Extracts the six batch files from the CIFAR-10 archive into `dest` after checking the
-/// archive's MD5 and each member's size.
-fn extract_cifar(archive: &Path, dest: &Path) -> Result<(), DataError> {
-    let origin = base_url(DatasetName::Cifar10);
+/// Checks the CIFAR-10 archive against its published MD5.
+fn check_cifar_archive(archive: &Path) -> Result<(), DataError> {
     let actual = verify::md5_file_hex(archive)?;
     if actual != verify::CIFAR_TAR_MD5 {
         let detail = format!("MD5 is {actual}, expected {}", verify::CIFAR_TAR_MD5);
-        return Err(DataError::corrupt(archive, detail, origin));
+        return Err(DataError::corrupt(
+            archive,
+            detail,
+            base_url(DatasetName::Cifar10),
+        ));
     }
+    Ok(())
+}
+
+/// Extracts the six batch files from a (checked) CIFAR-10 archive into `dest`, checking
+/// each one's size and labels; each file appears under its name only when complete.
+fn unpack_cifar(archive: &Path, dest: &Path) -> Result<(), DataError> {
+    let origin = base_url(DatasetName::Cifar10);
     fs::create_dir_all(dest).map_err(|e| DataError::io(dest, e))?;
     let file = fs::File::open(archive).map_err(|e| DataError::io(archive, e))?;
     let broken =
@@ -404,4 +412,128 @@ fn extract_cifar(archive: &Path, dest: &Path) -> Result<(), DataError> {
         return Err(DataError::corrupt(archive, detail, origin));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The download and unpacking steps, against a one-shot HTTP server on 127.0.0.1 and
+    //! small archives made here (never the network).
+
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+
+    /// Serves one request with `status` and `body`; returns the URL.
+    fn serve_once(status: &'static str, body: Vec<u8>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/file.gz", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap() > 2 {
+                line.clear();
+            }
+            let mut stream = reader.into_inner();
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).unwrap();
+            stream.write_all(&body).unwrap();
+        });
+        url
+    }
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_checked_download_gets_its_final_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("file.gz");
+        let url = serve_once("200 OK", b"payload".to_vec());
+        fetch_atomically(&url, &dest, |tmp| {
+            assert_eq!(fs::read(tmp).unwrap(), b"payload");
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"payload");
+        assert_eq!(leftovers(dir.path()), vec!["file.gz"]);
+    }
+
+    #[test]
+    fn a_download_failing_its_check_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("file.gz");
+        let url = serve_once("200 OK", b"garbage".to_vec());
+        let error = fetch_atomically(&url, &dest, |tmp| {
+            Err(DataError::corrupt(tmp, "bad", "here"))
+        })
+        .unwrap_err();
+        assert!(error.to_string().contains("bad"));
+        assert!(leftovers(dir.path()).is_empty());
+
+        let url = serve_once("404 Not Found", Vec::new());
+        let error = fetch_atomically(&url, &dest, |_| Ok(())).unwrap_err();
+        assert!(matches!(error, DataError::Download { .. }), "{error}");
+        assert!(error.to_string().contains("404"), "{error}");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    /// A tar.gz holding `cifar-10-batches-bin/NAME` for each (name, size).
+    fn archive(dir: &Path, members: &[(&str, usize)]) -> PathBuf {
+        let path = dir.join(CIFAR_ARCHIVE);
+        let gz = flate2::write::GzEncoder::new(
+            fs::File::create(&path).unwrap(),
+            flate2::Compression::fast(),
+        );
+        let mut builder = tar::Builder::new(gz);
+        for (name, size) in members {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(*size as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder
+                .append_data(
+                    &mut header,
+                    format!("{CIFAR_BIN_DIR}/{name}"),
+                    io::repeat(1).take(*size as u64),
+                )
+                .unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap();
+        path
+    }
+
+    #[test]
+    fn unpacking_checks_sizes_and_completeness() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out");
+        let full = cifar::RECORDS_PER_FILE * cifar::RECORD_BYTES;
+        let wrong_size = archive(dir.path(), &[("test_batch.bin", 100)]);
+        let message = unpack_cifar(&wrong_size, &dest).unwrap_err().to_string();
+        assert!(
+            message.contains("test_batch.bin") && message.contains("this one has 100"),
+            "{message}"
+        );
+        let incomplete = archive(dir.path(), &[("test_batch.bin", full), ("readme.html", 10)]);
+        let message = unpack_cifar(&incomplete, &dest).unwrap_err().to_string();
+        assert!(
+            message.contains("holds 1 of the 6 expected batch files"),
+            "{message}"
+        );
+        assert_eq!(fs::read(dest.join("test_batch.bin")).unwrap().len(), full);
+        assert!(!dest.join("readme.html").exists());
+        let message = check_cifar_archive(&incomplete).unwrap_err().to_string();
+        assert!(
+            message.contains("expected c32a1d4ab5d03f1284b67883e8d87530")
+                && message.contains("delete it"),
+            "{message}"
+        );
+    }
 }
