@@ -117,13 +117,18 @@ pub fn saturation(img: &mut [u8], shape: Shape, factor: f64) {
 
 /// `adjust_contrast`: blend with the mean grey level (of the grey image for 3 channels).
 pub fn contrast(img: &mut [u8], shape: Shape, factor: f64) {
-    // Sums of u8 pixels of small images are exact in f32; torch divides the sum by the count.
-    let (sum, count) = if shape[0] == 3 {
-        let grey = grayscale(img, shape);
-        (grey.iter().map(|&v| v as f32).sum::<f32>(), grey.len())
+    // torch sums in float32 and divides by the count. The integer sum converted once is the
+    // same number while the sum stays below 2^24 (any image up to 256x256); beyond that it
+    // is the correctly rounded sum, which torch's pairwise float32 sum is closest to.
+    let grey;
+    let values: &[u8] = if shape[0] == 3 {
+        grey = grayscale(img, shape);
+        &grey
     } else {
-        (img.iter().map(|&v| v as f32).sum::<f32>(), img.len())
+        img
     };
+    let sum = values.iter().map(|&v| v as u64).sum::<u64>() as f32;
+    let count = values.len();
     let mean = sum / count as f32;
     blend(img, factor, |_| mean);
 }
