@@ -306,8 +306,18 @@ fn fetch_atomically(
     check: impl FnOnce(&Path) -> Result<(), DataError>,
 ) -> Result<(), DataError> {
     let tmp = temp_path(dest);
+    // The temporary file is deleted on failure, so a check failure is reported against the URL.
+    let rejected = |error| match error {
+        DataError::Corrupt { detail, .. } => DataError::Download {
+            url: url.to_string(),
+            detail: format!(
+                "the downloaded file is not the expected one ({detail}); try again later or fetch it by hand"
+            ),
+        },
+        other => other,
+    };
     let result = fetch(url, &tmp)
-        .and_then(|()| check(&tmp))
+        .and_then(|()| check(&tmp).map_err(rejected))
         .and_then(|()| fs::rename(&tmp, dest).map_err(|e| DataError::io(dest, e)));
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -475,7 +485,11 @@ mod tests {
             Err(DataError::corrupt(tmp, "bad", "here"))
         })
         .unwrap_err();
-        assert!(error.to_string().contains("bad"));
+        let message = error.to_string();
+        assert!(
+            message.contains(&url) && message.contains("not the expected one (bad)"),
+            "{message}"
+        );
         assert!(leftovers(dir.path()).is_empty());
 
         let url = serve_once("404 Not Found", Vec::new());
