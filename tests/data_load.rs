@@ -548,3 +548,34 @@ fn data_source_reads_the_environment() {
     unsafe { std::env::set_var("EXPGRID_OFFLINE", "0") };
     assert!(DataSource::from_env(None).download);
 }
+
+#[test]
+fn cache_and_system_folders_are_searched_by_sub_folder() {
+    for in_cache in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        // Laid out like Debian's dataset-fashion-mnist: ROOT/fashion-mnist/*.gz.
+        let folder = dir.path().join("root/fashion-mnist");
+        std::fs::create_dir_all(&folder).unwrap();
+        for file in ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
+            std::fs::copy(
+                shared_data().join("fashion-mnist").join(file),
+                folder.join(file),
+            )
+            .unwrap();
+        }
+        let root = dir.path().join("root");
+        let source = DataSource {
+            explicit_dirs: vec![dir.path().join("empty")],
+            cache_dir: in_cache.then(|| root.clone()),
+            system_dirs: if in_cache { vec![] } else { vec![root.clone()] },
+            download: false,
+        };
+        let test = Dataset::load(
+            &spec(DatasetName::Fmnist, Split::Test, [1, 28, 28], None),
+            0,
+            &source,
+        )
+        .unwrap();
+        assert_eq!(test.len(), 10_000);
+    }
+}
