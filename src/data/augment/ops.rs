@@ -18,6 +18,8 @@ pub fn affine_nearest(img: &mut [u8], shape: Shape, matrix: [f64; 6]) {
     let plane = height * width;
     // torchvision: theta = float32(matrix); rescaled = theta.T / [0.5 w, 0.5 h];
     // grid = base_grid @ rescaled, with base_grid = (x, y, 1) of each output pixel centre.
+    // A plain multiply-then-add in this order matches torch 2.9's bmm bit for bit on every
+    // fixture (all 31 bins of all five geometric ops).
     let theta = matrix.map(|v| v as f32);
     let (half_w, half_h) = ((0.5 * width as f64) as f32, (0.5 * height as f64) as f32);
     let row_x = [theta[0] / half_w, theta[1] / half_w, theta[2] / half_w];
