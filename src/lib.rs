@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod config;
+pub mod data;
 pub mod plan;
 pub mod run;
 pub mod rundir;

@@ -1,0 +1,251 @@
+//! `expgrid run` end to end on the real FMNIST files in `../shared/data`: a short training
+//! that must learn, reproducibility, kill-and-resume, skip-done, `--reset`, NaN failure and
+//! two processes on one file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use expgrid::rundir::{MetricsRow, RunDir, RunResult, RunState};
+
+/// The shared data folder (`../shared/data` from the repository root).
+fn data_dir() -> PathBuf {
+    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    if beside.is_dir() { beside } else { PathBuf::from("/work/shared/data") }
+}
+
+/// A small run: the conv encoder on class-balanced FMNIST subsets.
+fn small_file(extra: &str) -> String {
+    format!(
+        "
+matrix:
+  seed: [0]
+experiment_name: small/run_${{matrix_slug}}
+train_set: {{dataset: fmnist, split: train, shape: [1, 28, 28], limit: 1000}}
+validation_set: {{dataset: fmnist, split: test, shape: [1, 28, 28], limit: 500}}
+batch_size: 50
+learnrate: 0.003
+optimizer: AdamW
+scheduler: CosineAnnealingLR
+loss_function: l2
+max_inputs: 3000
+validate_every: 1000
+train_input_transforms: [trivial_augment_wide]
+probe: {{samples: 500}}
+model:
+  encoder: conv
+  channels: [8, 8]
+  code_size: 32
+  classes: 10
+{extra}"
+    )
+}
+
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new(file_text: &str) -> Workspace {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("exp.yml"), file_text).unwrap();
+        Workspace { dir }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_expgrid"));
+        cmd.current_dir(self.dir.path())
+            .arg("run")
+            .arg("exp.yml")
+            .arg("--data-dir")
+            .arg(data_dir())
+            .args(args)
+            .env("EXPGRID_OFFLINE", "1");
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn run_dir(&self, name: &str) -> RunDir {
+        RunDir::new(&self.dir.path().join("runs"), name).unwrap()
+    }
+
+    fn result(&self, name: &str) -> RunResult {
+        self.run_dir(name).result().unwrap().expect("result.json")
+    }
+
+    fn metrics(&self, name: &str) -> Vec<MetricsRow> {
+        self.run_dir(name).metrics().unwrap()
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+const RUN: &str = "small/run_seed-0";
+
+/// Metrics without the timing columns, which differ between runs.
+fn numbers(rows: &[MetricsRow]) -> Vec<(u64, u64, f64, f64, f64, Option<f64>, Option<f64>, f64)> {
+    rows.iter()
+        .map(|r| {
+            (
+                r.inputs,
+                r.epoch,
+                r.train_loss,
+                r.validation_loss,
+                r.accuracy_argmax,
+                r.accuracy_svc,
+                r.accuracy_svc_heldout,
+                r.learnrate,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_small_vit_learns_fmnist_and_is_probed() {
+    let file = "
+experiment_name: vit_small
+train_set: {dataset: fmnist, split: train, shape: [1, 28, 28], limit: 5000}
+validation_set: {dataset: fmnist, split: test, shape: [1, 28, 28], limit: 1000}
+batch_size: 64
+learnrate: 0.001
+optimizer: AdamW
+scheduler: CosineAnnealingLR
+loss_function: l2
+max_inputs: 15000
+probe: {samples: 1000}
+model:
+  encoder: vit
+  image_size: 28
+  patch_size: 7
+  num_layers: 2
+  num_heads: 4
+  hidden_dim: 64
+  mlp_dim: 128
+  code_size: 32
+  classes: 10
+";
+    let ws = Workspace::new(file);
+    let start = Instant::now();
+    let output = ws.run(&[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let result = ws.result("vit_small");
+    eprintln!("vit_small: {result:?} in {:.1} s", start.elapsed().as_secs_f64());
+    assert!(result.accuracy_argmax > 0.6, "accuracy {} (chance is 0.1)", result.accuracy_argmax);
+    assert!(result.accuracy_svc.unwrap() > 0.6, "{result:?}");
+    assert!(result.accuracy_svc_heldout.unwrap() > 0.6, "{result:?}");
+    assert_eq!(result.probe_samples, Some(1000));
+    assert_eq!(result.inputs, 15_040, "stops after the batch that reaches max_inputs");
+    let rows = ws.metrics("vit_small");
+    assert_eq!(rows.len(), 3, "one validation per 5,000-image epoch, and at the end: {rows:?}");
+    assert_eq!(ws.run_dir("vit_small").state().unwrap(), RunState::Done);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_metrics() {
+    let a = Workspace::new(&small_file(""));
+    let b = Workspace::new(&small_file(""));
+    for ws in [&a, &b] {
+        let output = ws.run(&[]);
+        assert!(output.status.success(), "{}", text(&output));
+    }
+    assert_eq!(numbers(&a.metrics(RUN)), numbers(&b.metrics(RUN)));
+    let other = Workspace::new(&small_file("").replace("seed: [0]", "seed: [1]"));
+    assert!(other.run(&[]).status.success());
+    assert_ne!(numbers(&a.metrics(RUN)), numbers(&other.metrics("small/run_seed-1")));
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_numbers() {
+    let file = small_file("").replace("max_inputs: 3000", "max_inputs: 6000");
+    let reference = Workspace::new(&file);
+    assert!(reference.run(&[]).status.success());
+
+    let ws = Workspace::new(&file);
+    let mut child = ws.command(&[]).spawn().unwrap();
+    let dir = ws.run_dir(RUN);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    // Kill it once a checkpoint exists, before the end.
+    loop {
+        let inputs = expgrid::train::checkpoint_inputs(&dir).ok().flatten().unwrap_or(0);
+        if inputs > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint within 2 minutes");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(dir.state().unwrap(), RunState::Interrupted, "killed mid-way");
+    let output = ws.run(&[]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(dir.state().unwrap(), RunState::Done);
+    assert_eq!(
+        numbers(&ws.metrics(RUN)),
+        numbers(&reference.metrics(RUN)),
+        "no duplicate rows, same numbers"
+    );
+}
+
+#[test]
+fn done_runs_are_skipped_and_reset_trains_again() {
+    let ws = Workspace::new(&small_file(""));
+    assert!(ws.run(&[]).status.success());
+    let result_path = ws.run_dir(RUN).path().join("result.json");
+    let first = std::fs::metadata(&result_path).unwrap().modified().unwrap();
+
+    let output = ws.run(&[]);
+    assert!(output.status.success());
+    assert!(text(&output).contains("skipped  done"), "{}", text(&output));
+    assert_eq!(std::fs::metadata(&result_path).unwrap().modified().unwrap(), first, "not trained again");
+
+    // An edited file does not silently mix with the old result.
+    std::fs::write(
+        ws.dir.path().join("exp.yml"),
+        small_file("").replace("learnrate: 0.003", "learnrate: 0.002"),
+    )
+    .unwrap();
+    let output = ws.run(&[]);
+    assert!(text(&output).contains("config changed"), "{}", text(&output));
+    assert_eq!(std::fs::metadata(&result_path).unwrap().modified().unwrap(), first);
+
+    let output = ws.run(&["--reset"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_ne!(std::fs::metadata(&result_path).unwrap().modified().unwrap(), first, "trained again");
+    assert_eq!(ws.metrics(RUN).len(), 3);
+}
+
+#[test]
+fn a_nan_loss_fails_that_run_and_the_others_go_on() {
+    let file = small_file("")
+        .replace("seed: [0]", "seed: [0]\n  lr: [1.0e30, 0.003]")
+        .replace("learnrate: 0.003", "learnrate: ${lr}");
+    let ws = Workspace::new(&file);
+    let output = ws.run(&[]);
+    assert!(!output.status.success(), "a failed run makes the exit status non-zero");
+    let out = text(&output);
+    assert!(out.contains("1 of 2 runs failed"), "{out}");
+    let failed = ws.run_dir("small/run_seed-0_lr-1e+30");
+    assert_eq!(failed.state().unwrap(), RunState::Failed);
+    let error = failed.info().unwrap().unwrap().error.unwrap();
+    assert!(error.contains("training loss became"), "{error}");
+    assert_eq!(ws.run_dir("small/run_seed-0_lr-0.003").state().unwrap(), RunState::Done);
+}
+
+#[test]
+fn two_processes_share_the_runs_of_one_file() {
+    let ws = Workspace::new(&small_file("").replace("seed: [0]", "seed: [0, 1, 2, 3]"));
+    let first = ws.command(&[]).spawn().unwrap();
+    let second = ws.command(&[]).spawn().unwrap();
+    let (a, b) = (first.wait_with_output().unwrap(), second.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success(), "{}\n{}", text(&a), text(&b));
+    let trained = |o: &Output| String::from_utf8_lossy(&o.stdout).matches("  done ").count();
+    assert_eq!(trained(&a) + trained(&b), 4, "each run trained exactly once:\n{}\n{}", text(&a), text(&b));
+    for seed in 0..4 {
+        assert_eq!(ws.run_dir(&format!("small/run_seed-{seed}")).state().unwrap(), RunState::Done);
+    }
+}
