@@ -4,4 +4,5 @@
 
 pub mod config;
 pub mod plan;
+pub mod report;
 pub mod rundir;
