@@ -240,17 +240,22 @@ impl Collected {
         group.members.iter().map(|&i| &self.records[i])
     }
 
-    /// A group's value of `metric`: over its finished runs, or, if none finished, over the
-    /// runs that stopped early.
+    /// The runs behind a group's numbers: its finished runs, or, if none finished, the runs
+    /// that stopped early (with validations).
+    pub fn reported<'a>(&'a self, group: &'a Group) -> Vec<&'a RunRecord> {
+        let with_numbers: Vec<&RunRecord> = self.members(group).filter(|r| r.outcome.is_some()).collect();
+        let finished: Vec<&RunRecord> =
+            with_numbers.iter().copied().filter(|r| r.outcome.as_ref().is_some_and(|o| o.finished)).collect();
+        if finished.is_empty() { with_numbers } else { finished }
+    }
+
+    /// A group's value of `metric` over its [`reported`](Self::reported) runs.
     pub fn value(&self, group: &Group, metric: Metric) -> Option<GroupValue> {
-        let outcomes: Vec<&Outcome> = self.members(group).filter_map(|r| r.outcome.as_ref()).collect();
-        let finished: Vec<&Outcome> = outcomes.iter().copied().filter(|o| o.finished).collect();
-        let (used, stopped_at) = if finished.is_empty() {
-            (outcomes.clone(), outcomes.iter().map(|o| o.inputs).min())
-        } else {
-            (finished, None)
-        };
-        let samples: Vec<f64> = used.iter().filter_map(|o| o.get(metric)).collect();
+        let outcomes: Vec<&Outcome> =
+            self.reported(group).into_iter().filter_map(|r| r.outcome.as_ref()).collect();
+        let stopped_at =
+            outcomes.iter().all(|o| !o.finished).then(|| outcomes.iter().map(|o| o.inputs).min()).flatten();
+        let samples: Vec<f64> = outcomes.iter().filter_map(|o| o.get(metric)).collect();
         Stat::of(&samples).map(|stat| GroupValue { stat, stopped_at })
     }
 

@@ -66,8 +66,11 @@ const CURVES: [(&str, fn(&MetricsRow) -> f64); 3] = [
 /// repeats the mean with a ±std band. Returns `false` (and writes nothing) if no run has
 /// metrics yet.
 pub fn learning_curves(collected: &Collected, path: &Path, format: ImageFormat) -> Result<bool> {
-    let groups: Vec<&Group> =
-        collected.groups.iter().filter(|g| collected.members(g).any(|r| !r.metrics.is_empty())).collect();
+    let groups: Vec<&Group> = collected
+        .groups
+        .iter()
+        .filter(|g| collected.reported(g).iter().any(|r| !r.metrics.is_empty()))
+        .collect();
     if groups.is_empty() {
         return Ok(false);
     }
@@ -87,10 +90,11 @@ pub fn learning_curves(collected: &Collected, path: &Path, format: ImageFormat) 
     Ok(true)
 }
 
-/// A group's curve: the mean over its runs at the inputs every run validated at.
+/// A group's curve: the mean over its reported runs at the inputs every one validated at.
 fn curve(collected: &Collected, group: &Group, value: fn(&MetricsRow) -> f64) -> Vec<Point> {
+    let reported = collected.reported(group);
     let runs: Vec<&[MetricsRow]> =
-        collected.members(group).map(|r| r.metrics.as_slice()).filter(|m| !m.is_empty()).collect();
+        reported.iter().map(|r| r.metrics.as_slice()).filter(|m| !m.is_empty()).collect();
     let Some(first) = runs.first() else { return Vec::new() };
     first
         .iter()
@@ -103,8 +107,9 @@ fn curve(collected: &Collected, group: &Group, value: fn(&MetricsRow) -> f64) ->
         .collect()
 }
 
-/// `metric` against the matrix key `x`: one point per group (mean, error bar ±std over its
-/// repeats), one line per value of the other varying keys (`series` first in the legend).
+/// `metric` against the matrix key `x`: one point per group of finished runs (mean, error
+/// bar ±std over its repeats), one line per value of the other varying keys (`series` first
+/// in the legend).
 pub fn trend(
     collected: &Collected,
     x: &str,
@@ -130,7 +135,7 @@ pub fn trend(
     let mut x_texts: Vec<String> = Vec::new();
     let mut lines: IndexMap<String, Vec<(String, Stat)>> = IndexMap::new();
     for group in &collected.groups {
-        let Some(value) = collected.value(group, metric) else { continue };
+        let Some(value) = collected.value(group, metric).filter(|v| v.stopped_at.is_none()) else { continue };
         let first = &collected.records[group.members[0]];
         let x_text = first.value_text(x);
         if !x_texts.contains(&x_text) {
@@ -141,7 +146,7 @@ pub fn trend(
         lines.entry(label).or_default().push((x_text, value.stat));
     }
     if lines.is_empty() {
-        bail!("no run of {} has `{}` yet", collected.experiment.file.display(), metric.id());
+        bail!("no finished run of {} has `{}` yet", collected.experiment.file.display(), metric.id());
     }
     let numeric: Option<Vec<f64>> = x_texts.iter().map(|t| t.parse().ok()).collect();
     let position = |text: &str| match &numeric {
@@ -266,7 +271,11 @@ fn draw_panel<DB: DrawingBackend>(
         None => short_number(*x),
     };
     let mut mesh = chart.configure_mesh();
-    mesh.x_desc(&panel.x_label).y_desc(&panel.y_label).x_label_formatter(&x_format).label_style((FAMILY, 14));
+    mesh.x_desc(&panel.x_label)
+        .y_desc(&panel.y_label)
+        .x_label_formatter(&x_format)
+        .label_style((FAMILY, 14))
+        .light_line_style(TRANSPARENT);
     if let Some(names) = &panel.x_categories {
         mesh.x_labels(names.len() * 2 + 1);
     }
@@ -275,7 +284,7 @@ fn draw_panel<DB: DrawingBackend>(
         let color = color(i);
         let spread: Vec<(f64, f64, f64)> =
             line.iter().filter_map(|p| p.std.map(|s| (p.x, p.y - s, p.y + s))).collect();
-        if panel.markers {
+        if panel.markers || line.len() == 1 {
             chart.draw_series(
                 spread
                     .iter()

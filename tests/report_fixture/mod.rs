@@ -43,6 +43,22 @@ max_inputs: 1_000_000
 model: {encoder: conv, code_size: '${width}', classes: 10}
 ";
 
+/// 2 optimizers (text values) x 2 seeds.
+pub const OPTIMIZERS: &str = "
+matrix:
+  opt: [AdamW, SGD]
+  seed: [1, 2]
+experiment_name: opt/${matrix_slug}
+train_set: {dataset: mnist, split: train, shape: [1, 28, 28]}
+validation_set: {dataset: mnist, split: test, shape: [1, 28, 28]}
+batch_size: 8
+learnrate: 0.001
+optimizer: ${opt}
+loss_function: l2
+max_inputs: 4000
+model: {encoder: conv, classes: 10}
+";
+
 /// What happened to a run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Fate {
