@@ -87,3 +87,9 @@ fn json_is_an_array_of_runs_with_curves() {
     assert_eq!(runs[11]["status"], "pending");
     assert!(runs[11]["validation_loss"].is_null());
 }
+
+#[test]
+fn nothing_run_yet_lists_every_run_as_pending_without_plots() {
+    let fixture = Fixture::new("single", SINGLE, &[Fate::Pending; 3]);
+    golden("pending.md", &fixture.report(ReportFormat::Md, TableOptions::default(), false));
+}

@@ -55,8 +55,11 @@ struct Panel {
     lines: Vec<Vec<Point>>,
 }
 
+/// Reads one number of a validation row.
+type Field = fn(&MetricsRow) -> f64;
+
 /// The learning-curve panels: validation loss, accuracy (argmax) and train loss.
-const CURVES: [(&str, fn(&MetricsRow) -> f64); 3] = [
+const CURVES: [(&str, Field); 3] = [
     ("validation loss", |r| r.validation_loss),
     ("accuracy (argmax)", |r| r.accuracy_argmax),
     ("train loss", |r| r.train_loss),
@@ -91,7 +94,7 @@ pub fn learning_curves(collected: &Collected, path: &Path, format: ImageFormat) 
 }
 
 /// A group's curve: the mean over its reported runs at the inputs every one validated at.
-fn curve(collected: &Collected, group: &Group, value: fn(&MetricsRow) -> f64) -> Vec<Point> {
+fn curve(collected: &Collected, group: &Group, value: Field) -> Vec<Point> {
     let reported = collected.reported(group);
     let runs: Vec<&[MetricsRow]> =
         reported.iter().map(|r| r.metrics.as_slice()).filter(|m| !m.is_empty()).collect();
