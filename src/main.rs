@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use expgrid::config::{ConfigErrors, Experiment};
-use expgrid::plan;
 use expgrid::run::{self, Outcome, RunOptions, RunReport};
+use expgrid::{plan, report};
 
 /// Declarative deep-learning experiment matrices: one YAML file lists the values to sweep;
 /// expgrid plans, trains and reports every combination.
@@ -64,6 +64,10 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Tables of the runs' results (markdown with plots, CSV or JSON); reads run folders only.
+    Report(report::ReportArgs),
+    /// Learning curves, or with `--x` a metric against a matrix key (SVG or PNG).
+    Plot(report::PlotArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -108,6 +112,19 @@ fn main() -> ExitCode {
             }
             Err(errors) => report_errors(&errors),
         },
+        Command::Report(args) => finish(report::report(&args)),
+        Command::Plot(args) => finish(report::plot(&args)),
+    }
+}
+
+/// Exit status of a command returning `anyhow::Result`.
+fn finish(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -1,0 +1,280 @@
+//! Reading run folders: every planned run's state and numbers, and the groups of repeats.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use super::format::Style;
+use super::stats::Stat;
+use crate::config::{Experiment, PlannedRun};
+use crate::rundir::{MetricsRow, RunDir, RunInfo, RunState};
+
+/// A metric a report shows, in the default column order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    ValidationLoss,
+    AccuracyArgmax,
+    AccuracySvc,
+    AccuracySvcHeldout,
+    Params,
+    TrainTime,
+    Throughput,
+}
+
+/// Which way a metric improves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Better {
+    Lower,
+    Higher,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 7] = [
+        Metric::ValidationLoss,
+        Metric::AccuracyArgmax,
+        Metric::AccuracySvc,
+        Metric::AccuracySvcHeldout,
+        Metric::Params,
+        Metric::TrainTime,
+        Metric::Throughput,
+    ];
+
+    /// The name used by `--sort`, `--columns`, `--y`, CSV and JSON.
+    pub fn id(self) -> &'static str {
+        match self {
+            Metric::ValidationLoss => "validation_loss",
+            Metric::AccuracyArgmax => "accuracy_argmax",
+            Metric::AccuracySvc => "accuracy_svc",
+            Metric::AccuracySvcHeldout => "accuracy_svc_heldout",
+            Metric::Params => "params",
+            Metric::TrainTime => "train_time",
+            Metric::Throughput => "throughput",
+        }
+    }
+
+    /// The column header (the loss header gets the budget added by the table).
+    pub fn label(self) -> &'static str {
+        match self {
+            Metric::ValidationLoss => "validation loss",
+            Metric::AccuracyArgmax => "accuracy (argmax)",
+            Metric::AccuracySvc => "accuracy (svc)",
+            Metric::AccuracySvcHeldout => "accuracy (svc, held-out)",
+            Metric::Params => "model params",
+            Metric::TrainTime => "train time",
+            Metric::Throughput => "throughput",
+        }
+    }
+
+    pub fn style(self) -> Style {
+        match self {
+            Metric::ValidationLoss => Style::Significant,
+            Metric::AccuracyArgmax | Metric::AccuracySvc | Metric::AccuracySvcHeldout => Style::Decimals,
+            Metric::Params => Style::Count,
+            Metric::TrainTime => Style::Duration,
+            Metric::Throughput => Style::Rate,
+        }
+    }
+
+    /// The direction of a quality metric; `None` for cost metrics (never bold).
+    pub fn better(self) -> Option<Better> {
+        match self {
+            Metric::ValidationLoss => Some(Better::Lower),
+            Metric::AccuracyArgmax | Metric::AccuracySvc | Metric::AccuracySvcHeldout => Some(Better::Higher),
+            Metric::Params | Metric::TrainTime | Metric::Throughput => None,
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.id() == id)
+    }
+
+    /// Every metric id, for error messages.
+    pub fn ids() -> String {
+        Metric::ALL.map(|m| format!("`{}`", m.id())).join(", ")
+    }
+}
+
+/// The numbers of one run: from `result.json` when done, else its last validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// Training inputs seen.
+    pub inputs: u64,
+    /// Did the run finish its budget?
+    pub finished: bool,
+    values: [Option<f64>; Metric::ALL.len()],
+}
+
+impl Outcome {
+    pub fn get(&self, metric: Metric) -> Option<f64> {
+        self.values[metric as usize]
+    }
+}
+
+/// One planned run and what its folder holds.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    pub planned: PlannedRun,
+    pub state: RunState,
+    pub info: Option<RunInfo>,
+    pub outcome: Option<Outcome>,
+    pub metrics: Vec<MetricsRow>,
+}
+
+impl RunRecord {
+    /// A matrix value as text (`""` if the run has no such key).
+    pub fn value_text(&self, key: &str) -> String {
+        self.planned.values.get(key).map(|n| n.value_text()).unwrap_or_default()
+    }
+
+    /// The first line of the error of a failed run.
+    pub fn error_line(&self) -> Option<&str> {
+        self.info.as_ref()?.error.as_deref().map(|e| e.lines().next().unwrap_or_default())
+    }
+
+    fn read(planned: &PlannedRun, runs_dir: &Path) -> Result<RunRecord> {
+        let dir = RunDir::new(runs_dir, &planned.config.experiment_name)?;
+        let context = || format!("run {} ({})", planned.matrix_id, dir.path().display());
+        let state = dir.state().with_context(context)?;
+        let info = dir.info().with_context(context)?;
+        let metrics = dir.metrics().with_context(context)?;
+        let result = if state == RunState::Done { dir.result().with_context(context)? } else { None };
+        let params = info.as_ref().map(|i| i.params as f64);
+        let outcome = match (result, metrics.last()) {
+            (Some(r), _) => Some(Outcome {
+                inputs: r.inputs,
+                finished: true,
+                values: [
+                    Some(r.validation_loss),
+                    Some(r.accuracy_argmax),
+                    r.accuracy_svc,
+                    r.accuracy_svc_heldout,
+                    Some(r.params as f64),
+                    Some(r.train_time_s),
+                    Some(r.throughput),
+                ],
+            }),
+            (None, Some(last)) => Some(Outcome {
+                inputs: last.inputs,
+                finished: state == RunState::Done,
+                values: [
+                    Some(last.validation_loss),
+                    Some(last.accuracy_argmax),
+                    last.accuracy_svc,
+                    last.accuracy_svc_heldout,
+                    params,
+                    Some(last.elapsed_s),
+                    Some(last.throughput),
+                ],
+            }),
+            (None, None) => None,
+        };
+        Ok(RunRecord { planned: planned.clone(), state, info, outcome, metrics })
+    }
+}
+
+/// Runs that differ only in the `group_over` keys: repeats, reported as one row.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// Indices into [`Collected::records`], in plan order.
+    pub members: Vec<usize>,
+}
+
+/// A group's value of one metric.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct GroupValue {
+    #[serde(flatten)]
+    pub stat: Stat,
+    /// `Some(inputs)` when the runs behind it stopped early (the fewest inputs among them).
+    pub stopped_at: Option<u64>,
+}
+
+/// An experiment file with every run folder read.
+#[derive(Debug, Clone)]
+pub struct Collected {
+    pub experiment: Experiment,
+    pub records: Vec<RunRecord>,
+    pub groups: Vec<Group>,
+    /// Matrix keys whose runs are repeats (`report.group_over`).
+    pub group_over: Vec<String>,
+    /// Matrix keys that vary between groups: they tell the rows apart.
+    pub shown_keys: Vec<String>,
+}
+
+impl Collected {
+    /// Load `file` and read its runs below `runs_dir`.
+    pub fn load(file: &Path, runs_dir: &Path) -> Result<Collected> {
+        let experiment = Experiment::load(file).map_err(|errors| anyhow::anyhow!("{errors}"))?;
+        Collected::read(experiment, runs_dir)
+    }
+
+    /// Read the run folders of a planned experiment.
+    pub fn read(experiment: Experiment, runs_dir: &Path) -> Result<Collected> {
+        let records =
+            experiment.runs.iter().map(|run| RunRecord::read(run, runs_dir)).collect::<Result<Vec<_>>>()?;
+        let group_over: Vec<String> =
+            experiment.runs.first().map(|r| r.config.report.group_over.clone()).unwrap_or_default();
+        let shown_keys: Vec<String> = experiment
+            .varying_keys()
+            .into_iter()
+            .filter(|k| !group_over.iter().any(|g| g == k))
+            .map(String::from)
+            .collect();
+        let mut by_key: IndexMap<Vec<String>, Group> = IndexMap::new();
+        for (index, record) in records.iter().enumerate() {
+            let key = experiment
+                .matrix_keys
+                .iter()
+                .filter(|k| !group_over.contains(k))
+                .map(|k| record.value_text(k))
+                .collect();
+            by_key.entry(key).or_insert_with(|| Group { members: Vec::new() }).members.push(index);
+        }
+        let groups = by_key.into_values().collect();
+        Ok(Collected { experiment, records, groups, group_over, shown_keys })
+    }
+
+    /// The records of a group.
+    pub fn members<'a>(&'a self, group: &'a Group) -> impl Iterator<Item = &'a RunRecord> + 'a {
+        group.members.iter().map(|&i| &self.records[i])
+    }
+
+    /// The runs behind a group's numbers: its finished runs, or, if none finished, the runs
+    /// that stopped early (with validations).
+    pub fn reported<'a>(&'a self, group: &'a Group) -> Vec<&'a RunRecord> {
+        let with_numbers: Vec<&RunRecord> = self.members(group).filter(|r| r.outcome.is_some()).collect();
+        let finished: Vec<&RunRecord> =
+            with_numbers.iter().copied().filter(|r| r.outcome.as_ref().is_some_and(|o| o.finished)).collect();
+        if finished.is_empty() { with_numbers } else { finished }
+    }
+
+    /// A group's value of `metric` over its [`reported`](Self::reported) runs.
+    pub fn value(&self, group: &Group, metric: Metric) -> Option<GroupValue> {
+        let outcomes: Vec<&Outcome> =
+            self.reported(group).into_iter().filter_map(|r| r.outcome.as_ref()).collect();
+        let stopped_at =
+            outcomes.iter().all(|o| !o.finished).then(|| outcomes.iter().map(|o| o.inputs).min()).flatten();
+        let samples: Vec<f64> = outcomes.iter().filter_map(|o| o.get(metric)).collect();
+        Stat::of(&samples).map(|stat| GroupValue { stat, stopped_at })
+    }
+
+    /// A group's label: its shown key values (`head=8, layer=4`), or the slug of its
+    /// run when no key varies (`all runs` for a group of repeats).
+    pub fn label(&self, group: &Group) -> String {
+        let first = &self.records[group.members[0]];
+        if self.shown_keys.is_empty() {
+            return if group.members.len() == 1 {
+                first.planned.matrix_slug.clone()
+            } else {
+                "all runs".into()
+            };
+        }
+        self.shown_keys.iter().map(|k| format!("{k}={}", first.value_text(k))).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Runs that are done.
+    pub fn done_count(&self) -> usize {
+        self.records.iter().filter(|r| r.state == RunState::Done).count()
+    }
+}

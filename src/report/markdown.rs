@@ -1,0 +1,108 @@
+//! The markdown report: the header, the table and the plots, rendered by a minijinja template.
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use super::Stamp;
+use super::collect::Collected;
+use super::format::thousands;
+use super::table::{Column, Row, Table, budget};
+
+/// The template shipped with expgrid (`templates/report.md.j2`), the starting point for
+/// `--template`.
+pub const DEFAULT_TEMPLATE: &str = include_str!("../../templates/report.md.j2");
+
+/// What was run: the report's first lines.
+#[derive(Debug, Clone, Serialize)]
+pub struct Header {
+    /// The experiment file's stem.
+    pub title: String,
+    pub experiment_file: String,
+    pub runs_done: usize,
+    pub runs_total: usize,
+    /// Data sets of the training sets, e.g. `fmnist`.
+    pub dataset: String,
+    /// The training budget with separators (`2,000,000`), or `varies`.
+    pub max_inputs: String,
+    /// From the runs' `run.json` (distinct values joined by `, `; empty before any run).
+    pub backend: String,
+    pub device: String,
+    /// The expgrid versions that trained the runs.
+    pub trained_with: String,
+    /// The expgrid version that wrote the report.
+    pub expgrid_version: String,
+    pub date: String,
+    /// Matrix keys whose runs are averaged, when some row has repeats; else empty.
+    pub group_over: Vec<String>,
+}
+
+/// A plot embedded by the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlotLink {
+    pub title: String,
+    /// Relative to the markdown file.
+    pub path: String,
+}
+
+/// Everything the template sees.
+#[derive(Debug, Serialize)]
+struct TemplateContext<'a> {
+    header: Header,
+    columns: &'a [Column],
+    rows: &'a [Row],
+    plots: &'a [PlotLink],
+}
+
+impl Header {
+    pub fn new(collected: &Collected, stamp: &Stamp) -> Header {
+        let records = &collected.records;
+        let infos: Vec<_> = records.iter().filter_map(|r| r.info.as_ref()).collect();
+        let repeats = collected.groups.iter().any(|g| g.members.len() > 1);
+        Header {
+            title: collected.experiment.file.file_stem().unwrap_or_default().to_string_lossy().into_owned(),
+            experiment_file: collected.experiment.file.display().to_string(),
+            runs_done: collected.done_count(),
+            runs_total: records.len(),
+            dataset: distinct(records.iter().map(|r| dataset_name(&r.planned.config.train_set.dataset))),
+            max_inputs: budget(collected).map_or("varies".to_string(), |b| thousands(b as i64)),
+            backend: distinct(infos.iter().map(|i| i.backend.clone())),
+            device: distinct(infos.iter().map(|i| i.device.clone())),
+            trained_with: distinct(infos.iter().map(|i| i.expgrid_version.clone())),
+            expgrid_version: stamp.version.clone(),
+            date: stamp.date.clone(),
+            group_over: if repeats { collected.group_over.clone() } else { Vec::new() },
+        }
+    }
+}
+
+fn dataset_name(name: &impl Serialize) -> String {
+    serde_json::to_value(name).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+}
+
+/// Distinct values in first-seen order, joined by `, `.
+fn distinct(values: impl Iterator<Item = String>) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for value in values {
+        if !seen.contains(&value) {
+            seen.push(value);
+        }
+    }
+    seen.join(", ")
+}
+
+/// Render the report with `template` (jinja syntax; blocks trimmed like Jinja's
+/// `trim_blocks` and `lstrip_blocks`).
+pub fn render(template: &str, header: Header, table: &Table, plots: &[PlotLink]) -> Result<String> {
+    let mut env = minijinja::Environment::new();
+    let syntax = minijinja::syntax::SyntaxConfig::builder()
+        .trim_blocks(true)
+        .lstrip_blocks(true)
+        .keep_trailing_newline(true)
+        .build()?;
+    env.set_syntax(syntax);
+    env.add_template("report.md", template).context("the report template is not valid")?;
+    let context = TemplateContext { header, columns: &table.columns, rows: &table.rows, plots };
+    env.get_template("report.md")?
+        .render(minijinja::value::Serde(&context))
+        .context("cannot render the report template")
+}

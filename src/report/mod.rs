@@ -1,0 +1,277 @@
+//! `expgrid report` (a table of every run, markdown/CSV/JSON) and `expgrid plot` (learning
+//! curves, a metric against a matrix key). Both only read run folders.
+//!
+//! | file | concern |
+//! | --- | --- |
+//! | `collect.rs` | run folders → records, groups of repeats, metrics |
+//! | `stats.rs` | mean ± sample std |
+//! | `format.rs` | number formatting |
+//! | `table.rs` | columns, rows, sorting, bold best values |
+//! | `markdown.rs` | header and template rendering |
+//! | `export.rs` | CSV and JSON records |
+//! | `plot.rs` | learning curves and trend plots |
+
+pub mod collect;
+pub mod export;
+pub mod format;
+pub mod markdown;
+pub mod plot;
+pub mod stats;
+pub mod table;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+
+use collect::{Collected, Metric};
+use export::Curves;
+use markdown::{Header, PlotLink};
+use plot::ImageFormat;
+use table::{Table, TableOptions};
+
+/// The folder reports go to by default.
+pub const REPORTS_DIR: &str = "reports";
+/// The learning-curve plot's file stem, beside the report.
+pub const CURVES_STEM: &str = "learning-curves";
+
+/// `expgrid report`: tables of finished and unfinished runs.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Experiment files (YAML).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+    pub format: ReportFormat,
+    /// Sort rows by this column (a metric or matrix key); a trailing `-` sorts descending,
+    /// e.g. `accuracy_argmax-`. Default: validation loss, lowest first.
+    #[arg(long, value_name = "COLUMN[-]")]
+    pub sort: Option<String>,
+    /// The columns to show, comma-separated: matrix keys, metrics
+    /// (validation_loss, accuracy_argmax, accuracy_svc, accuracy_svc_heldout, params,
+    /// train_time, throughput), n, status.
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// A minijinja template for the markdown report (start from templates/report.md.j2).
+    #[arg(long)]
+    pub template: Option<PathBuf>,
+    /// Output file (`-` for stdout); default `reports/<file stem>.<md|csv|json>`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The folder holding the run folders.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+    /// CSV: one row per validation; JSON: a `curve` array in every run.
+    #[arg(long)]
+    pub curves: bool,
+    /// Draw the report's plots as PNG instead of SVG.
+    #[arg(long)]
+    pub png: bool,
+}
+
+/// The format of `expgrid report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Md,
+    Csv,
+    Json,
+}
+
+impl ReportFormat {
+    fn extension(self) -> &'static str {
+        match self {
+            ReportFormat::Md => "md",
+            ReportFormat::Csv => "csv",
+            ReportFormat::Json => "json",
+        }
+    }
+}
+
+/// `expgrid plot`: learning curves, or with `--x` a metric against a matrix key.
+#[derive(Debug, Clone, Args)]
+pub struct PlotArgs {
+    /// The experiment file (YAML).
+    pub file: PathBuf,
+    /// A matrix key for the x axis; without it, learning curves are drawn.
+    #[arg(long)]
+    pub x: Option<String>,
+    /// The metric on the y axis (with --x).
+    #[arg(long, default_value = "accuracy_argmax")]
+    pub y: String,
+    /// A matrix key whose values get one line each (with --x).
+    #[arg(long)]
+    pub series: Option<String>,
+    /// Output file; default `reports/<file stem>/learning-curves.svg` or `<y>-by-<x>.svg`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The folder holding the run folders.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+    /// PNG instead of SVG.
+    #[arg(long)]
+    pub png: bool,
+}
+
+/// The version and date a report names; pinned in tests so the output is stable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    pub version: String,
+    /// `YYYY-MM-DD` (UTC).
+    pub date: String,
+}
+
+impl Stamp {
+    /// This expgrid's version and today's date, or the date of `SOURCE_DATE_EPOCH` when set
+    /// (reproducible reports).
+    pub fn now() -> Stamp {
+        let epoch = std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64)
+            });
+        Stamp { version: env!("CARGO_PKG_VERSION").to_string(), date: civil_date(epoch.div_euclid(86_400)) }
+    }
+}
+
+/// Days since 1970-01-01 as `YYYY-MM-DD` (H. Hinnant's `civil_from_days`).
+fn civil_date(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// `expgrid report`: write one report per file.
+pub fn report(args: &ReportArgs) -> Result<()> {
+    if args.files.len() > 1 && args.out.is_some() {
+        bail!("--out names one file: give one experiment file, or leave --out out");
+    }
+    let template = match &args.template {
+        Some(path) => {
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
+        }
+        None => markdown::DEFAULT_TEMPLATE.to_string(),
+    };
+    let options = ReportOptions {
+        format: args.format,
+        table: TableOptions { columns: args.columns.clone(), sort: args.sort.clone() },
+        template,
+        curves: args.curves,
+        image: if args.png { ImageFormat::Png } else { ImageFormat::Svg },
+        stamp: Stamp::now(),
+    };
+    for file in &args.files {
+        let collected = Collected::load(file, &args.runs_dir)?;
+        let out = args.out.clone().unwrap_or_else(|| default_out(file, args.format.extension()));
+        let text = render_report(&collected, &options, &out)?;
+        if out == Path::new("-") {
+            print!("{text}");
+        } else {
+            crate::rundir::write_atomic(&out, text.as_bytes())?;
+            eprintln!("wrote {}", out.display());
+        }
+    }
+    Ok(())
+}
+
+/// `reports/<stem>.<extension>`.
+fn default_out(file: &Path, extension: &str) -> PathBuf {
+    Path::new(REPORTS_DIR).join(stem(file)).with_extension(extension)
+}
+
+fn stem(file: &Path) -> String {
+    file.file_stem().unwrap_or_default().to_string_lossy().into_owned()
+}
+
+/// How to render a report.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    pub format: ReportFormat,
+    pub table: TableOptions,
+    /// The markdown template's text.
+    pub template: String,
+    /// Include every validation row (CSV, JSON).
+    pub curves: bool,
+    /// The format of the markdown report's plots.
+    pub image: ImageFormat,
+    pub stamp: Stamp,
+}
+
+/// The report's text. A markdown report bound for `out` also draws its plots into the
+/// folder `out` without extension (`reports/x.md` → `reports/x/learning-curves.svg`).
+pub fn render_report(collected: &Collected, options: &ReportOptions, out: &Path) -> Result<String> {
+    match options.format {
+        ReportFormat::Csv => export::to_csv(&export::records(
+            collected,
+            if options.curves { Curves::Flat } else { Curves::None },
+        )),
+        ReportFormat::Json => export::to_json(&export::records(
+            collected,
+            if options.curves { Curves::Nested } else { Curves::None },
+        )),
+        ReportFormat::Md => {
+            let table = Table::build(collected, &options.table)?;
+            let mut plots = Vec::new();
+            if out != Path::new("-") {
+                let name = format!("{CURVES_STEM}.{}", options.image.extension());
+                let plot_dir = out.with_extension("");
+                if plot::learning_curves(collected, &plot_dir.join(&name), options.image)? {
+                    plots.push(PlotLink {
+                        title: "learning curves".into(),
+                        path: format!("{}/{name}", stem(out)),
+                    });
+                }
+            }
+            markdown::render(&options.template, Header::new(collected, &options.stamp), &table, &plots)
+        }
+    }
+}
+
+/// `expgrid plot`: draw learning curves or a trend plot.
+pub fn plot(args: &PlotArgs) -> Result<()> {
+    let collected = Collected::load(&args.file, &args.runs_dir)?;
+    let image = if args.png { ImageFormat::Png } else { ImageFormat::Svg };
+    let name = match &args.x {
+        Some(x) => format!("{}-by-{x}", args.y),
+        None => CURVES_STEM.to_string(),
+    };
+    let out = args.out.clone().unwrap_or_else(|| {
+        Path::new(REPORTS_DIR).join(stem(&args.file)).join(name).with_extension(image.extension())
+    });
+    match &args.x {
+        Some(x) => {
+            let metric = Metric::from_id(&args.y)
+                .with_context(|| format!("unknown metric `{}`: use one of {}", args.y, Metric::ids()))?;
+            plot::trend(&collected, x, metric, args.series.as_deref(), &out, image)?;
+        }
+        None => {
+            if !plot::learning_curves(&collected, &out, image)? {
+                bail!("no run of {} has validated yet: nothing to plot", args.file.display());
+            }
+        }
+    }
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(20_414), "2025-11-22");
+        assert_eq!(civil_date(11_016), "2000-02-29");
+    }
+}

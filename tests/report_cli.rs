@@ -1,0 +1,73 @@
+//! The `expgrid report` and `expgrid plot` command lines, end to end on run folders made here.
+
+mod report_fixture;
+
+use std::process::{Command, Output};
+
+use report_fixture::sweep;
+
+fn expgrid(dir: &std::path::Path, args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_expgrid"))
+        .args(args)
+        .current_dir(dir)
+        .env("SOURCE_DATE_EPOCH", "1767312000")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "expgrid {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+#[test]
+fn report_writes_markdown_and_plots_below_reports() {
+    let fixture = sweep();
+    let dir = fixture.dir.path();
+    expgrid(dir, &["report", "sweep.yml"]);
+    let text = std::fs::read_to_string(dir.join("reports/sweep.md")).unwrap();
+    assert!(text.contains("Experiment `sweep.yml`: 5 of 12 runs done."), "{text}");
+    assert!(
+        text.contains(&format!("Report by expgrid {}, 2026-01-02.", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    assert!(dir.join("reports/sweep/learning-curves.svg").exists());
+
+    expgrid(dir, &["report", "sweep.yml", "--png", "--sort", "lr", "--columns", "lr,width,validation_loss"]);
+    let text = std::fs::read_to_string(dir.join("reports/sweep.md")).unwrap();
+    assert!(text.contains("| lr | width | validation loss (4,000 steps) |"), "{text}");
+    assert!(text.contains("(sweep/learning-curves.png)"), "{text}");
+    assert!(dir.join("reports/sweep/learning-curves.png").exists());
+}
+
+#[test]
+fn report_prints_csv_to_stdout_and_uses_a_custom_template() {
+    let fixture = sweep();
+    let dir = fixture.dir.path();
+    let output = expgrid(dir, &["report", "sweep.yml", "--format", "csv", "--out", "-"]);
+    let csv = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(csv::Reader::from_reader(csv.as_bytes()).records().count(), 12, "{csv}");
+
+    std::fs::write(
+        dir.join("mine.j2"),
+        "{{ header.runs_done }}/{{ header.runs_total }} {{ rows[0].label }}\n",
+    )
+    .unwrap();
+    expgrid(dir, &["report", "sweep.yml", "--template", "mine.j2", "--out", "out/mine.md"]);
+    assert_eq!(std::fs::read_to_string(dir.join("out/mine.md")).unwrap(), "5/12 lr=0.001, width=32\n");
+}
+
+#[test]
+fn plot_draws_curves_and_trends() {
+    let fixture = sweep();
+    let dir = fixture.dir.path();
+    expgrid(dir, &["plot", "sweep.yml"]);
+    assert!(dir.join("reports/sweep/learning-curves.svg").exists());
+    expgrid(dir, &["plot", "sweep.yml", "--x", "width", "--y", "validation_loss", "--series", "lr", "--png"]);
+    assert!(dir.join("reports/sweep/validation_loss-by-width.png").exists());
+
+    let output = Command::new(env!("CARGO_BIN_EXE_expgrid"))
+        .args(["plot", "sweep.yml", "--x", "width", "--y", "accuracy"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown metric `accuracy`"));
+}
