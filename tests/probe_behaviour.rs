@@ -1,55 +1,32 @@
 //! The probe's behaviour on clear-cut data and its errors.
 
 use expgrid::probe::{ProbeError, SvcProbe, accuracy, fit, probe};
-
-/// A small deterministic generator (SplitMix64), so the tests need no extra crate.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Standard normal (Box–Muller).
-    fn normal(&mut self) -> f32 {
-        let (u, v) = (self.uniform().max(1e-300), self.uniform());
-        ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-}
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::StandardNormal;
 
 /// `n` samples of `n_classes` Gaussian blobs whose centres are `separation` apart per axis.
 fn blobs(
-    rng: &mut Rng,
+    rng: &mut StdRng,
     n: usize,
     n_features: usize,
     n_classes: usize,
     separation: f32,
 ) -> (Vec<f32>, Vec<usize>) {
-    let centres: Vec<f32> = (0..n_classes * n_features).map(|_| separation * rng.normal()).collect();
-    let labels: Vec<usize> = (0..n).map(|_| rng.below(n_classes)).collect();
+    let centres: Vec<f32> =
+        (0..n_classes * n_features).map(|_| separation * rng.sample::<f32, _>(StandardNormal)).collect();
+    let labels: Vec<usize> = (0..n).map(|_| rng.gen_range(0..n_classes)).collect();
     let x = labels
         .iter()
         .flat_map(|&l| (0..n_features).map(move |f| (l, f)))
-        .map(|(l, f)| centres[l * n_features + f] + rng.normal())
+        .map(|(l, f)| centres[l * n_features + f] + rng.sample::<f32, _>(StandardNormal))
         .collect();
     (x, labels)
 }
 
 #[test]
 fn well_separated_blobs_are_classified_almost_perfectly() {
-    let mut rng = Rng(7);
+    let mut rng = StdRng::seed_from_u64(7);
     let (x, y) = blobs(&mut rng, 400, 12, 5, 4.0);
     let (train_x, test_x) = x.split_at(300 * 12);
     let (train_y, test_y) = y.split_at(300);
@@ -61,16 +38,16 @@ fn well_separated_blobs_are_classified_almost_perfectly() {
 
 #[test]
 fn random_labels_give_chance_accuracy_on_held_out_data() {
-    let mut rng = Rng(11);
-    let x: Vec<f32> = (0..600 * 8).map(|_| rng.normal()).collect();
-    let y: Vec<usize> = (0..600).map(|_| rng.below(4)).collect();
+    let mut rng = StdRng::seed_from_u64(11);
+    let x: Vec<f32> = (0..600 * 8).map(|_| rng.sample(StandardNormal)).collect();
+    let y: Vec<usize> = (0..600).map(|_| rng.gen_range(0..4)).collect();
     let result = probe(&x[..400 * 8], &y[..400], &x[400 * 8..], &y[400..], 8, 4).unwrap();
     assert!((result.accuracy - 0.25).abs() < 0.1, "accuracy {}", result.accuracy);
 }
 
 #[test]
 fn labels_keep_their_values_when_some_classes_are_missing() {
-    let mut rng = Rng(3);
+    let mut rng = StdRng::seed_from_u64(3);
     let (x, y) = blobs(&mut rng, 120, 4, 2, 5.0);
     // Classes 0 and 1 of the blobs become labels 2 and 5 of 7.
     let y: Vec<usize> = y.iter().map(|&l| if l == 0 { 2 } else { 5 }).collect();
