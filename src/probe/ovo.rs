@@ -4,7 +4,7 @@
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
-use super::kernel::rbf_gram;
+use super::kernel::LazyGram;
 use super::smo;
 
 /// The fitted pair classifiers, with their coefficients on the union of support vectors.
@@ -42,8 +42,8 @@ impl OneVsOne {
                 // libsvm's sub-problem order: the samples of `a`, then those of `b`; `a` is +1.
                 let rows: Vec<usize> = members[a].iter().chain(&members[b]).copied().collect();
                 let y: Vec<f64> = rows.iter().map(|&r| if class_of[r] == a { 1.0 } else { -1.0 }).collect();
-                let k = rbf_gram(x.select(Axis(0), &rows).view(), gamma);
-                (rows, smo::solve(k.view(), &y, c, tol))
+                let mut k = LazyGram::new(x.select(Axis(0), &rows), gamma);
+                (rows, smo::solve(&mut k, &y, c, tol))
             })
             .collect();
 

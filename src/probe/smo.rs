@@ -14,7 +14,7 @@
 //! The problem is `min_a ½ aᵀQa − eᵀa` s.t. `yᵀa = 0`, `0 ≤ a_i ≤ C`, with
 //! `Q_ij = y_i y_j K_ij`; kernel values are stored in f32, all solver arithmetic is f64.
 
-use ndarray::ArrayView2;
+use super::kernel::LazyGram;
 
 /// libsvm's `TAU`: the curvature used when a pair's `quad_coef` is not positive.
 const TAU: f64 = 1e-12;
@@ -28,9 +28,9 @@ pub(crate) struct BinarySolution {
     pub rho: f64,
 }
 
-/// Solves the C-SVC dual for kernel matrix `k` (n × n), labels `y` (±1), bound `c`, and the
-/// stopping tolerance `tol` on the maximal KKT violation (libsvm's `eps`).
-pub(crate) fn solve(k: ArrayView2<f32>, y: &[f64], c: f64, tol: f64) -> BinarySolution {
+/// Solves the C-SVC dual for the RBF kernel `k` (n × n, `K_ii = 1`), labels `y` (±1), bound
+/// `c`, and the stopping tolerance `tol` on the maximal KKT violation (libsvm's `eps`).
+pub(crate) fn solve(k: &mut LazyGram, y: &[f64], c: f64, tol: f64) -> BinarySolution {
     let n = y.len();
     let mut alpha = vec![0.0f64; n];
     // Gradient of the objective: Q·alpha − e, which is −1 at alpha = 0.
@@ -38,10 +38,11 @@ pub(crate) fn solve(k: ArrayView2<f32>, y: &[f64], c: f64, tol: f64) -> BinarySo
     let max_iter = (100 * n).max(10_000_000);
     for _ in 0..max_iter {
         let Some((i, j)) = select_working_set(k, y, &alpha, &grad, c, tol) else { break };
+        k.compute(j);
         let (ki, kj) = (k.row(i), k.row(j));
-        let (ki, kj) = (ki.as_slice().expect("kernel rows are contiguous"), kj.as_slice().unwrap());
         let (old_i, old_j) = (alpha[i], alpha[j]);
-        let quad = positive_curvature(f64::from(ki[i]) + f64::from(kj[j]) - 2.0 * f64::from(ki[j]));
+        // K_ii + K_jj − 2 K_ij, for either sign combination of y_i, y_j.
+        let quad = positive_curvature(2.0 - 2.0 * f64::from(ki[j]));
         // The two-variable subproblem and its clipping to the box, exactly as in libsvm.
         if y[i] != y[j] {
             let delta = (-grad[i] - grad[j]) / quad;
@@ -109,7 +110,7 @@ fn positive_curvature(quad: f64) -> f64 {
 /// the second-order decrease of the objective over I_low. `None` when the maximal violation is
 /// below `tol` (optimal). Ties keep the last index, as libsvm's `>=` / `<=` comparisons do.
 fn select_working_set(
-    k: ArrayView2<f32>,
+    k: &mut LazyGram,
     y: &[f64],
     alpha: &[f64],
     grad: &[f64],
@@ -126,6 +127,7 @@ fn select_working_set(
         }
     }
     let i = i?;
+    k.compute(i);
     let ki = k.row(i);
     let mut gmax2 = f64::NEG_INFINITY;
     let mut obj_min = f64::INFINITY;
@@ -139,8 +141,8 @@ fn select_working_set(
         gmax2 = gmax2.max(yg);
         let grad_diff = gmax + yg;
         if grad_diff > 0.0 {
-            // The same for both signs of y_t: K_ii + K_tt − 2 K_it (libsvm's QD and Q_i).
-            let quad = positive_curvature(f64::from(ki[i]) + f64::from(k[[t, t]]) - 2.0 * f64::from(ki[t]));
+            // Both signs of y_t give K_ii + K_tt − 2 K_it (libsvm's QD and Q_i), 2 − 2 K_it for RBF.
+            let quad = positive_curvature(2.0 - 2.0 * f64::from(ki[t]));
             let obj = -(grad_diff * grad_diff) / quad;
             if obj <= obj_min {
                 obj_min = obj;
