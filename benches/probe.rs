@@ -46,7 +46,7 @@ impl Encoder {
         let mut x = Vec::with_capacity(n * FEATURES);
         for &label in &labels {
             let z: Vec<f32> = (0..LATENT)
-                .map(|k| self.centres[label * LATENT + k] + 1.1 * rng.sample::<f32, _>(StandardNormal))
+                .map(|k| self.centres[label * LATENT + k] + 1.6 * rng.sample::<f32, _>(StandardNormal))
                 .collect();
             x.extend((0..FEATURES).map(|f| {
                 let w = &self.weights[f * LATENT..(f + 1) * LATENT];
