@@ -1,20 +1,28 @@
 //! One-vs-one multi-class SVC as in libsvm: one binary problem per class pair, prediction by
 //! majority vote over the pairs.
 
-use ndarray::{Array2, ArrayView2, Axis};
+use std::ops::Range;
+
+use ndarray::{Array2, ArrayView2, Axis, s};
 use rayon::prelude::*;
 
 use super::kernel::LazyGram;
 use super::smo;
 
 /// The fitted pair classifiers, with their coefficients on the union of support vectors.
+///
+/// The coefficients are laid out as libsvm's `sv_coef`: a support vector of class `a` takes
+/// part only in the pairs of `a`, so it has one coefficient per other class. Prediction then
+/// costs `n_classes − 1` products per sample and support vector instead of one per pair.
 #[derive(Debug, Clone)]
 pub(crate) struct OneVsOne {
     /// Class indices `(a, b)`, `a < b`, in libsvm's order (0,1), (0,2), …, (1,2), …
     pairs: Vec<(usize, usize)>,
-    /// `coef[[s, p]]`: the dual coefficient of support vector `s` in pair `p` (`alpha·y`,
-    /// positive for class `a`), zero where `s` is in neither class of the pair.
-    coef: Array2<f64>,
+    /// `sv_ranges[a]`: the support vectors of class `a` (they are ordered by class).
+    sv_ranges: Vec<Range<usize>>,
+    /// `coef[a][[s, other_column(a, b)]]`: the dual coefficient (`alpha·y`, positive for the
+    /// pair's first class) of the `s`-th support vector of class `a` in the pair of `a` and `b`.
+    coef: Vec<Array2<f64>>,
     /// `rho[p]`: the offset of pair `p`.
     rho: Vec<f64>,
     n_classes: usize,
@@ -54,30 +62,48 @@ impl OneVsOne {
             }
         }
         let sv_rows: Vec<usize> = members.iter().flatten().copied().filter(|&r| is_sv[r]).collect();
+        // Position of each support vector within its class's block.
         let mut sv_slot = vec![usize::MAX; class_of.len()];
-        for (s, &r) in sv_rows.iter().enumerate() {
-            sv_slot[r] = s;
+        let mut sv_ranges = Vec::with_capacity(n_classes);
+        for rows in &members {
+            let start = sv_ranges.last().map_or(0, |r: &Range<usize>| r.end);
+            let svs = rows.iter().filter(|&&r| is_sv[r]);
+            for (s, &r) in svs.clone().enumerate() {
+                sv_slot[r] = s;
+            }
+            sv_ranges.push(start..start + svs.count());
         }
-        let mut coef = Array2::zeros((sv_rows.len(), pairs.len()));
-        for (p, (rows, sol)) in solutions.iter().enumerate() {
+        let mut coef: Vec<Array2<f64>> =
+            sv_ranges.iter().map(|r| Array2::zeros((r.len(), n_classes.saturating_sub(1)))).collect();
+        for (&(a, b), (rows, sol)) in pairs.iter().zip(&solutions) {
             for (&r, &cf) in rows.iter().zip(&sol.coef) {
                 if cf != 0.0 {
-                    coef[[sv_slot[r], p]] = cf;
+                    let (own, other) = if class_of[r] == a { (a, b) } else { (b, a) };
+                    coef[own][[sv_slot[r], other_column(own, other)]] = cf;
                 }
             }
         }
         let rho = solutions.iter().map(|(_, sol)| sol.rho).collect();
-        (OneVsOne { pairs, coef, rho, n_classes }, sv_rows)
+        (OneVsOne { pairs, sv_ranges, coef, rho, n_classes }, sv_rows)
     }
 
     /// Predicted class indices from the kernel values between samples and the support vectors
     /// (`kernel[[i, s]]`, one row per sample).
     pub(crate) fn predict(&self, kernel: ArrayView2<f64>) -> Vec<usize> {
-        let decision = kernel.dot(&self.coef);
-        decision
-            .rows()
-            .into_iter()
-            .map(|d| self.vote(d.iter().zip(&self.rho).map(|(v, rho)| v - rho)))
+        // parts[a][[i, other_column(a, b)]]: the share of class a's support vectors in the
+        // decision value of sample i for the pair of a and b.
+        let parts: Vec<Array2<f64>> = self
+            .sv_ranges
+            .iter()
+            .zip(&self.coef)
+            .map(|(r, c)| kernel.slice(s![.., r.clone()]).dot(c))
+            .collect();
+        (0..kernel.nrows())
+            .map(|i| {
+                self.vote(self.pairs.iter().zip(&self.rho).map(|(&(a, b), rho)| {
+                    parts[a][[i, other_column(a, b)]] + parts[b][[i, other_column(b, a)]] - rho
+                }))
+            })
             .collect()
     }
 
@@ -93,6 +119,11 @@ impl OneVsOne {
     }
 }
 
+/// The column of class `other` among the coefficients of a support vector of class `own`.
+fn other_column(own: usize, other: usize) -> usize {
+    if other < own { other } else { other - 1 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,7 +131,8 @@ mod tests {
     fn three_classes() -> OneVsOne {
         OneVsOne {
             pairs: vec![(0, 1), (0, 2), (1, 2)],
-            coef: Array2::zeros((0, 3)),
+            sv_ranges: vec![0..0; 3],
+            coef: vec![Array2::zeros((0, 2)); 3],
             rho: vec![0.0; 3],
             n_classes: 3,
         }
