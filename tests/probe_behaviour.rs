@@ -53,6 +53,8 @@ fn labels_keep_their_values_when_some_classes_are_missing() {
     let y: Vec<usize> = y.iter().map(|&l| if l == 0 { 2 } else { 5 }).collect();
     let model = fit(&x, 4, &y, 7).unwrap();
     assert_eq!(model.classes(), &[2, 5]);
+    // The number of classes only bounds the labels; it is not allocated per class.
+    assert_eq!(fit(&x, 4, &y, usize::MAX).unwrap().classes(), &[2, 5]);
     let predicted = model.predict(&x).unwrap();
     assert!(predicted.iter().all(|&p| p == 2 || p == 5));
     assert!(accuracy(&predicted, &y).unwrap() > 0.9);

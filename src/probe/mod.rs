@@ -15,8 +15,9 @@
 //!   the validation embeddings.
 //!
 //! Embeddings are row-major `f32` slices of `n_samples × n_features`; labels are class indices
-//! `< n_classes`. Fitting keeps an `n_pair × n_pair` f32 kernel matrix per class pair in flight
-//! (two at a time on two cores), so memory grows with the square of the largest pair.
+//! `< n_classes`. Class pairs are fitted in parallel (rayon); each keeps the kernel rows its
+//! solver touched, at most `n_pair² × 4` bytes (16 MB for a pair of 2,000 samples, typically a
+//! tenth of that), so memory grows with the square of the largest pair, not of the data set.
 
 mod kernel;
 mod ovo;
@@ -114,11 +115,8 @@ impl SvcProbe {
         if let [class] = classes[..] {
             return Err(ProbeError::OneClass { class });
         }
-        let mut class_index = vec![0; n_classes];
-        for (k, &label) in classes.iter().enumerate() {
-            class_index[label] = k;
-        }
-        let class_of: Vec<usize> = labels.iter().map(|&l| class_index[l]).collect();
+        let class_of: Vec<usize> =
+            labels.iter().map(|l| classes.binary_search(l).expect("label among classes")).collect();
 
         let gamma = gamma_scale(x);
         let mean = x.map(|&v| f64::from(v)).mean_axis(Axis(0)).expect("non-empty").mapv(|m| m as f32);

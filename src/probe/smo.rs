@@ -1,15 +1,17 @@
 //! Binary C-SVC dual solver: SMO with libsvm's second-order working set selection (WSS3).
 //!
-//! Why hand-written and not linfa-svm (0.8.1): linfa-svm's only public way to fit is
-//! `Fit` on the raw records; it always builds the dense kernel itself with a scalar
-//! `n × n × d` loop (`linfa_kernel::dense_from_fn`, no GEMM, no symmetry) and its solver
-//! (`SolverState`, `fit_c`) cannot be fed a precomputed kernel (the `Permutable` trait and
-//! `fit_c` are private). Measured on this machine (2 cores), one class pair of the 10,000 × 128
-//! benchmark (2,000 samples): see `benches/probe.rs` (`linfa-svm one pair`) and the README
-//! section; the 45 pairs of a 10-class fit take ≈ 50 s that way against ≈ 4 s for sklearn.
-//! The solver itself is short, so it is written here against a precomputed kernel matrix,
-//! following libsvm's `Solver::Solve` (C-SVC, no shrinking: shrinking only changes speed, not
-//! the solution within the tolerance). `tests/probe_linfa.rs` checks it against linfa-svm.
+//! Why hand-written and not linfa-svm (0.8.1): linfa-svm's only public way to fit is `Fit` on
+//! the raw records. It then always builds the full dense kernel itself with a scalar
+//! `n × n × d` loop (`linfa_kernel::dense_from_fn`: no matrix product, no symmetry, every row
+//! though SMO reads few), and neither its solver (`SolverState` needs the private `Permutable`
+//! trait) nor `fit_c` (private module) can be given a precomputed or lazily computed kernel.
+//! Measured on this machine (2 cores, shared): one class pair of the 10,000 × 128 benchmark
+//! (2,005 samples) takes 1.1–1.4 s in linfa-svm against 0.02–0.08 s here
+//! (`cargo bench --bench probe`), so the 45 pairs of a 10-class fit take ≈ 50 s with linfa-svm
+//! against ≈ 7 s for sklearn. The solver itself is short, so it is written here on kernel rows
+//! computed on demand, following libsvm's `Solver::Solve` for C-SVC without shrinking
+//! (shrinking only changes speed, not the solution within the tolerance).
+//! `tests/probe_linfa.rs` checks it against linfa-svm, `tests/probe_sklearn.rs` against sklearn.
 //!
 //! The problem is `min_a ½ aᵀQa − eᵀa` s.t. `yᵀa = 0`, `0 ≤ a_i ≤ C`, with
 //! `Q_ij = y_i y_j K_ij`; kernel values are stored in f32, all solver arithmetic is f64.
