@@ -75,3 +75,8 @@ fn agrees_with_sklearn_on_ten_overlapping_classes() {
 fn agrees_with_sklearn_on_four_overlapping_classes() {
     check("blobs_300x8_4c");
 }
+
+#[test]
+fn agrees_with_sklearn_on_projected_digit_pixels() {
+    check("digits_600x16_10c");
+}
