@@ -222,7 +222,7 @@ fn embeddings(x: &[f32], n_features: usize) -> Result<ArrayView2<'_, f32>, Probe
     if x.is_empty() {
         return Err(ProbeError::Empty);
     }
-    if x.len() % n_features != 0 {
+    if !x.len().is_multiple_of(n_features) {
         return Err(ProbeError::RaggedEmbeddings { values: x.len(), n_features });
     }
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
