@@ -106,6 +106,15 @@ fn bad_inputs_are_errors() {
 }
 
 #[test]
-fn default_settings_are_sklearns() {
+fn default_settings_are_sklearns_and_settings_are_checked() {
     assert_eq!(SvcProbe::default(), SvcProbe { c: 1.0, tol: 1e-3 });
+    let x = [0.0f32, 1.0];
+    let bad = SvcProbe { c: 0.0, ..SvcProbe::default() };
+    assert_eq!(bad.fit(&x, 1, &[0, 1], 2).unwrap_err(), ProbeError::BadSettings { c: 0.0, tol: 1e-3 });
+    let bad = SvcProbe { tol: f64::NAN, ..SvcProbe::default() };
+    assert!(matches!(bad.fit(&x, 1, &[0, 1], 2), Err(ProbeError::BadSettings { .. })));
+    assert_eq!(
+        SvcProbe { c: 10.0, tol: 1e-4 }.fit(&x, 1, &[0, 1], 2).unwrap().predict(&x).unwrap(),
+        vec![0, 1]
+    );
 }

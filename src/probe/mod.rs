@@ -48,6 +48,8 @@ pub enum ProbeError {
     NotFinite { sample: usize, value: f32 },
     #[error("the SVC probe needs at least two classes, got only class {class}")]
     OneClass { class: usize },
+    #[error("the SVC probe needs C > 0 and a tolerance > 0, got C = {c}, tolerance = {tol}")]
+    BadSettings { c: f64, tol: f64 },
 }
 
 /// The probe's settings; `SvcProbe::default()` is scikit-learn's `SVC()`.
@@ -102,6 +104,9 @@ impl SvcProbe {
         labels: &[usize],
         n_classes: usize,
     ) -> Result<SvcModel, ProbeError> {
+        if !(self.c > 0.0 && self.c.is_finite() && self.tol > 0.0 && self.tol.is_finite()) {
+            return Err(ProbeError::BadSettings { c: self.c, tol: self.tol });
+        }
         let x = embeddings(x, n_features)?;
         if x.nrows() != labels.len() {
             return Err(ProbeError::LengthMismatch { samples: x.nrows(), labels: labels.len() });
