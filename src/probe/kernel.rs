@@ -4,10 +4,11 @@
 //! O(n·m·d) part is a matrix product (ndarray -> matrixmultiply, SIMD) instead of n·m scalar
 //! distance loops; only the O(n·m) `exp` is done element by element.
 //!
-//! Training uses [`LazyGram`]: SMO reads only the kernel rows of the pairs it optimises, and on
-//! the 10-class benchmark that is ≈ 8 % of each pair's rows, so computing rows on first use (as
-//! libsvm does) beats even a GEMM-built full matrix by several times. Prediction needs every
-//! sample × support vector value, so it uses one GEMM ([`rbf_matrix`]).
+//! Training uses [`LazyGram`]: SMO reads only the kernel rows of the pairs it optimises, ≈ 8 %
+//! of each pair's rows on the benchmark's low-overlap set, so computing rows on first use (as
+//! libsvm does) beat GEMM-built full pair matrices there (fit 2.6 s -> 1.0 s, the kernel having
+//! been 90 % of it). Prediction needs every sample × support vector value, so it uses one GEMM
+//! ([`rbf_matrix`]).
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
