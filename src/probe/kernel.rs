@@ -40,25 +40,58 @@ pub(crate) fn rbf_matrix(a: ArrayView2<f32>, b: ArrayView2<f32>, gamma: f64) -> 
     k
 }
 
-/// The kernel matrix of a sample set with itself, row by row on first use, rows kept.
+/// The kernel matrix of a sample set with itself, row by row on first use, rows kept up to a
+/// memory budget.
 pub(crate) struct LazyGram {
     x: Array2<f32>,
     norms: Array1<f32>,
     neg_gamma: f32,
     rows: Vec<Option<Box<[f32]>>>,
+    cached: usize,
+    max_cached: usize,
 }
 
 impl LazyGram {
-    pub(crate) fn new(x: Array2<f32>, gamma: f64) -> Self {
+    /// Rows of `x` are the samples; at most `budget_bytes` of rows are kept (at least two rows).
+    pub(crate) fn new(x: Array2<f32>, gamma: f64, budget_bytes: usize) -> Self {
         let norms = squared_norms(x.view());
         let rows = vec![None; x.nrows()];
-        LazyGram { x, norms, neg_gamma: -gamma as f32, rows }
+        let row_bytes = x.nrows().max(1) * size_of::<f32>();
+        LazyGram {
+            x,
+            norms,
+            neg_gamma: -gamma as f32,
+            rows,
+            cached: 0,
+            max_cached: (budget_bytes / row_bytes).max(2),
+        }
     }
 
-    /// Computes row `i` unless it is there already.
-    pub(crate) fn compute(&mut self, i: usize) {
+    /// Row `i`.
+    pub(crate) fn row(&mut self, i: usize) -> &[f32] {
+        self.ensure(i, i);
+        self.rows[i].as_deref().expect("row ensured")
+    }
+
+    /// Rows `i` and `j`.
+    pub(crate) fn rows(&mut self, i: usize, j: usize) -> (&[f32], &[f32]) {
+        self.ensure(i, j);
+        self.ensure(j, i);
+        (self.rows[i].as_deref().expect("row ensured"), self.rows[j].as_deref().expect("row ensured"))
+    }
+
+    /// Computes row `i` unless it is there. Over budget, every row but `keep` is dropped first:
+    /// simpler than libsvm's LRU, and with a budget far above the rows SMO usually touches it is
+    /// a guard against running out of memory on very large pairs, not a cache policy.
+    fn ensure(&mut self, i: usize, keep: usize) {
         if self.rows[i].is_some() {
             return;
+        }
+        if self.cached >= self.max_cached {
+            let kept = self.rows[keep].take();
+            self.rows.iter_mut().for_each(|r| *r = None);
+            self.cached = usize::from(kept.is_some());
+            self.rows[keep] = kept;
         }
         let mut row = self.x.dot(&self.x.row(i));
         let norm_i = self.norms[i];
@@ -68,11 +101,7 @@ impl LazyGram {
         // Exactly 1, as `K(x, x)` is; the product form leaves rounding noise here.
         row[i] = 1.0;
         self.rows[i] = Some(row.into_raw_vec_and_offset().0.into_boxed_slice());
-    }
-
-    /// Row `i`; [`Self::compute`] it first.
-    pub(crate) fn row(&self, i: usize) -> &[f32] {
-        self.rows[i].as_deref().expect("kernel row computed before use")
+        self.cached += 1;
     }
 }
 
@@ -102,15 +131,20 @@ mod tests {
 
     #[test]
     fn lazy_rows_match_the_matrix_with_an_exact_diagonal() {
-        let x = array![[0.0f32, 1.0], [2.0, -1.0], [0.5, 0.5]];
+        let x = array![[0.0f32, 1.0], [2.0, -1.0], [0.5, 0.5], [1.0, 1.0]];
         let full = rbf_matrix(x.view(), x.view(), 0.7);
-        let mut lazy = LazyGram::new(x, 0.7);
-        for i in [2, 0, 2] {
-            lazy.compute(i);
-            for (j, &v) in lazy.row(i).iter().enumerate() {
-                assert!((v - full[[i, j]]).abs() < 1e-6);
+        // Room for two rows of four values: the budget is hit and rows are recomputed.
+        for budget in [usize::MAX, 2 * 4 * size_of::<f32>()] {
+            let mut lazy = LazyGram::new(x.clone(), 0.7, budget);
+            for (i, j) in [(2, 0), (2, 3), (1, 3), (0, 0)] {
+                let (ki, kj) = lazy.rows(i, j);
+                for (t, (&vi, &vj)) in ki.iter().zip(kj).enumerate() {
+                    assert!((vi - full[[i, t]]).abs() < 1e-6 && (vj - full[[j, t]]).abs() < 1e-6);
+                }
+                assert_eq!((ki[i], kj[j]), (1.0, 1.0));
+                assert_eq!(lazy.row(j)[i], full[[j, i]]);
             }
-            assert_eq!(lazy.row(i)[i], 1.0);
+            assert!(lazy.cached <= lazy.max_cached);
         }
     }
 }

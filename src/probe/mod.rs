@@ -17,7 +17,7 @@
 //! Embeddings are row-major `f32` slices of `n_samples × n_features`; labels are class indices
 //! `< n_classes`. Class pairs are fitted in parallel (rayon); each keeps the kernel rows its
 //! solver touched, at most `n_pair² × 4` bytes (16 MB for a pair of 2,000 samples, typically a
-//! tenth of that), so memory grows with the square of the largest pair, not of the data set.
+//! tenth of that) and never more than 1 GiB, beyond which rows are recomputed.
 
 mod kernel;
 mod ovo;

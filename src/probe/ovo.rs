@@ -9,6 +9,9 @@ use rayon::prelude::*;
 use super::kernel::LazyGram;
 use super::smo;
 
+/// Kernel rows kept per class pair; pairs of up to ≈ 16,000 samples never reach it.
+const ROW_CACHE_BYTES: usize = 1 << 30;
+
 /// The fitted pair classifiers, with their coefficients on the union of support vectors.
 ///
 /// The coefficients are laid out as libsvm's `sv_coef`: a support vector of class `a` takes
@@ -50,7 +53,7 @@ impl OneVsOne {
                 // libsvm's sub-problem order: the samples of `a`, then those of `b`; `a` is +1.
                 let rows: Vec<usize> = members[a].iter().chain(&members[b]).copied().collect();
                 let y: Vec<f64> = rows.iter().map(|&r| if class_of[r] == a { 1.0 } else { -1.0 }).collect();
-                let mut k = LazyGram::new(x.select(Axis(0), &rows), gamma);
+                let mut k = LazyGram::new(x.select(Axis(0), &rows), gamma, ROW_CACHE_BYTES);
                 (rows, smo::solve(&mut k, &y, c, tol))
             })
             .collect();

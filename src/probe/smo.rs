@@ -40,8 +40,7 @@ pub(crate) fn solve(k: &mut LazyGram, y: &[f64], c: f64, tol: f64) -> BinarySolu
     let max_iter = (100 * n).max(10_000_000);
     for _ in 0..max_iter {
         let Some((i, j)) = select_working_set(k, y, &alpha, &grad, c, tol) else { break };
-        k.compute(j);
-        let (ki, kj) = (k.row(i), k.row(j));
+        let (ki, kj) = k.rows(i, j);
         let (old_i, old_j) = (alpha[i], alpha[j]);
         // K_ii + K_jj − 2 K_ij, for either sign combination of y_i, y_j.
         let quad = positive_curvature(2.0 - 2.0 * f64::from(ki[j]));
@@ -129,7 +128,6 @@ fn select_working_set(
         }
     }
     let i = i?;
-    k.compute(i);
     let ki = k.row(i);
     let mut gmax2 = f64::NEG_INFINITY;
     let mut obj_min = f64::INFINITY;
