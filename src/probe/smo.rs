@@ -6,9 +6,9 @@
 //! though SMO reads few), and neither its solver (`SolverState` needs the private `Permutable`
 //! trait) nor `fit_c` (private module) can be given a precomputed or lazily computed kernel.
 //! Measured on this machine (2 cores, shared): one class pair of the 10,000 × 128 benchmark
-//! (2,005 samples) takes 1.1–1.4 s in linfa-svm against 0.02–0.08 s here
+//! (2,005 samples) takes 0.9–1.4 s in linfa-svm against 0.01–0.08 s here
 //! (`cargo bench --bench probe`), so the 45 pairs of a 10-class fit take ≈ 50 s with linfa-svm
-//! against ≈ 7 s for sklearn. The solver itself is short, so it is written here on kernel rows
+//! against 4–11 s for sklearn. The solver itself is short, so it is written here on kernel rows
 //! computed on demand, following libsvm's `Solver::Solve` for C-SVC without shrinking
 //! (shrinking only changes speed, not the solution within the tolerance).
 //! `tests/probe_linfa.rs` checks it against linfa-svm, `tests/probe_sklearn.rs` against sklearn.
