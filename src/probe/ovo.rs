@@ -64,17 +64,17 @@ impl OneVsOne {
                 is_sv[r] |= cf != 0.0;
             }
         }
-        let sv_rows: Vec<usize> = members.iter().flatten().copied().filter(|&r| is_sv[r]).collect();
+        let mut sv_rows = Vec::new();
+        let mut sv_ranges = Vec::with_capacity(n_classes);
         // Position of each support vector within its class's block.
         let mut sv_slot = vec![usize::MAX; class_of.len()];
-        let mut sv_ranges = Vec::with_capacity(n_classes);
         for rows in &members {
-            let start = sv_ranges.last().map_or(0, |r: &Range<usize>| r.end);
-            let svs = rows.iter().filter(|&&r| is_sv[r]);
-            for (s, &r) in svs.clone().enumerate() {
-                sv_slot[r] = s;
+            let start = sv_rows.len();
+            for &r in rows.iter().filter(|&&r| is_sv[r]) {
+                sv_slot[r] = sv_rows.len() - start;
+                sv_rows.push(r);
             }
-            sv_ranges.push(start..start + svs.count());
+            sv_ranges.push(start..sv_rows.len());
         }
         let mut coef: Vec<Array2<f64>> =
             sv_ranges.iter().map(|r| Array2::zeros((r.len(), n_classes.saturating_sub(1)))).collect();
