@@ -1,6 +1,6 @@
-//! The SVC probe: how linearly-and-then-some separable the classes are in a trained encoder's
-//! embedding (code layer), measured by an RBF support vector classifier equivalent to
-//! scikit-learn's `SVC()` with default settings:
+//! The SVC probe: how well the classes separate in a trained encoder's embedding (code layer),
+//! measured by an RBF support vector classifier equivalent to scikit-learn's `SVC()` with
+//! default settings:
 //!
 //! * kernel `exp(-gamma ||x − y||²)` with `gamma = 'scale'` = `1 / (n_features · X.var())`,
 //!   the variance over all values of the training matrix (`gamma = 1` if that variance is 0);
@@ -197,6 +197,15 @@ pub fn accuracy(predicted: &[usize], labels: &[usize]) -> Result<f64, ProbeError
 
 /// Fits the default probe on `(train_x, train_y)` and scores it on `(test_x, test_y)`; pass the
 /// same data twice to fit and score on one set (`accuracy_svc`).
+///
+/// ```
+/// // Two classes of one feature each: around 0 and around 1.
+/// let x = [0.0, 0.1, 0.2, 1.0, 1.1, 1.2];
+/// let y = [0, 0, 0, 1, 1, 1];
+/// let result = expgrid::probe::probe(&x, &y, &x, &y, 1, 2)?;
+/// assert_eq!(result.accuracy, 1.0);
+/// # Ok::<(), expgrid::probe::ProbeError>(())
+/// ```
 pub fn probe(
     train_x: &[f32],
     train_y: &[usize],
