@@ -6,6 +6,7 @@ pub mod backend;
 pub mod config;
 pub mod data;
 pub mod plan;
+pub mod probe;
 pub mod report;
 pub mod run;
 pub mod rundir;
