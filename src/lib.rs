@@ -2,4 +2,6 @@
 //!
 //! See `ARCHITECTURE.md` for the code map.
 
+pub mod backend;
 pub mod config;
+pub mod model;
