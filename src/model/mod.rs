@@ -17,7 +17,7 @@ mod init;
 pub mod resnet;
 pub mod vit;
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
@@ -72,6 +72,14 @@ impl Model {
         Ok(Self { encoder, linear })
     }
 
+    /// Trainable parameters. Unlike burn's `Module::num_params`, which this shadows, it
+    /// leaves out BatchNorm's running statistics (buffers in PyTorch's terms).
+    pub fn num_params(&self) -> usize {
+        let mut counter = TrainableParams::default();
+        self.visit(&mut counter);
+        counter.count
+    }
+
     /// `[batch, C, H, W]` images -> embedding and logits.
     pub fn forward(&self, images: Tensor<4>) -> ModelOutput {
         let embedding = self.encoder.forward(images);
@@ -87,6 +95,33 @@ impl Encoder {
             Self::Vit(m) => m.forward(images),
             Self::Resnet18(m) => m.forward(images),
             Self::Conv(m) => m.forward(images),
+        }
+    }
+}
+
+/// Counts float parameters outside `running_*` fields.
+#[derive(Default)]
+struct TrainableParams {
+    path: Vec<String>,
+    count: usize,
+}
+
+impl ModuleVisitor for TrainableParams {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_owned());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if !self
+            .path
+            .last()
+            .is_some_and(|name| name.starts_with("running_"))
+        {
+            self.count += param.lazy_shape().num_elements();
         }
     }
 }
