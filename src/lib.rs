@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod config;
 pub mod data;
+pub mod model;
 pub mod plan;
 pub mod probe;
 pub mod report;
