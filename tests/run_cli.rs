@@ -3,7 +3,7 @@
 //! two processes on one file.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use expgrid::rundir::{MetricsRow, RunDir, RunResult, RunState};
@@ -139,7 +139,9 @@ model:
     assert!(result.accuracy_svc.unwrap() > 0.6, "{result:?}");
     assert!(result.accuracy_svc_heldout.unwrap() > 0.6, "{result:?}");
     assert_eq!(result.probe_samples, Some(1000));
-    assert_eq!(result.inputs, 15_040, "stops after the batch that reaches max_inputs");
+    // 5,000 images are 78 batches of 64 and one of 8 per epoch: 3 epochs end exactly at 15,000.
+    assert_eq!(result.inputs, 15_000, "stops after the batch that reaches max_inputs");
+    assert_eq!(result.steps, 3 * 79);
     let rows = ws.metrics("vit_small");
     assert_eq!(rows.len(), 3, "one validation per 5,000-image epoch, and at the end: {rows:?}");
     assert_eq!(ws.run_dir("vit_small").state().unwrap(), RunState::Done);
@@ -239,8 +241,8 @@ fn a_nan_loss_fails_that_run_and_the_others_go_on() {
 #[test]
 fn two_processes_share_the_runs_of_one_file() {
     let ws = Workspace::new(&small_file("").replace("seed: [0]", "seed: [0, 1, 2, 3]"));
-    let first = ws.command(&[]).spawn().unwrap();
-    let second = ws.command(&[]).spawn().unwrap();
+    let spawn = || ws.command(&[]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let (first, second) = (spawn(), spawn());
     let (a, b) = (first.wait_with_output().unwrap(), second.wait_with_output().unwrap());
     assert!(a.status.success() && b.status.success(), "{}\n{}", text(&a), text(&b));
     let trained = |o: &Output| String::from_utf8_lossy(&o.stdout).matches("  done ").count();

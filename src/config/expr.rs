@@ -293,9 +293,20 @@ pub fn to_text(value: &Value) -> String {
     }
 }
 
-/// A float as Python prints it for ordinary values: `0.0`, `0.0003`, `2.5`.
+/// A float as Python's `repr` prints it: `0.0`, `0.0003`, `2.5`, `1e-05`, `1e+30`.
 pub fn float_text(x: f64) -> String {
-    if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e16 { format!("{x:.1}") } else { format!("{x}") }
+    let exponent = if x == 0.0 || !x.is_finite() { 0 } else { x.abs().log10().floor() as i32 };
+    if !(-4..16).contains(&exponent) {
+        let text = format!("{x:e}");
+        let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exp.abs())
+    } else if x.fract() == 0.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x}")
+    }
 }
 
 #[cfg(test)]
@@ -314,6 +325,23 @@ mod tests {
             ]
         );
         assert!(pieces("${x").is_err());
+    }
+
+    #[test]
+    fn floats_render_like_python_repr() {
+        let cases = [
+            (0.0, "0.0"),
+            (0.0003, "0.0003"),
+            (2.5, "2.5"),
+            (1e-5, "1e-05"),
+            (1e30, "1e+30"),
+            (-1.5e-7, "-1.5e-07"),
+            (1e16, "1e+16"),
+            (123456.0, "123456.0"),
+        ];
+        for (x, text) in cases {
+            assert_eq!(float_text(x), text);
+        }
     }
 
     #[test]

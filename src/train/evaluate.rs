@@ -51,26 +51,36 @@ pub fn evaluate(
         let output = model.forward(images);
         loss_sum += loss(loss_spec, output.logits.clone(), targets).into_scalar::<f64>() * n as f64;
         let logits = to_vec(output.logits)?;
-        correct += logits
-            .chunks(classes)
-            .zip(&batch.labels)
-            .filter(|(row, label)| argmax(row) == **label)
-            .count();
+        correct +=
+            logits.chunks(classes).zip(&batch.labels).filter(|(row, label)| argmax(row) == **label).count();
         embedding_dim = output.embedding.dims()[1];
         embeddings.extend(to_vec(output.embedding)?);
         labels.extend(batch.labels);
     }
     let samples = labels.len().max(1) as f64;
-    Ok(Evaluation { loss: loss_sum / samples, accuracy: correct as f64 / samples, embeddings, embedding_dim, labels })
+    Ok(Evaluation {
+        loss: loss_sum / samples,
+        accuracy: correct as f64 / samples,
+        embeddings,
+        embedding_dim,
+        labels,
+    })
 }
 
 /// A float tensor's values on the host.
 fn to_vec<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
     let data = tensor.into_data().convert::<f32>();
-    Ok(data.as_slice::<f32>().map_err(|e| anyhow::anyhow!("{e:?}")).context("reading model outputs")?.to_vec())
+    Ok(data
+        .as_slice::<f32>()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .context("reading model outputs")?
+        .to_vec())
 }
 
 /// Index of the largest value (the first one on ties, as `torch.argmax`).
 fn argmax(row: &[f32]) -> usize {
-    row.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &x)| if x > best.1 { (i, x) } else { best }).0
+    row.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &x)| if x > best.1 { (i, x) } else { best })
+        .0
 }
