@@ -1,5 +1,7 @@
 //! Parameter counts, validation, shapes, seeding and train/eval behaviour of the models.
 
+use std::sync::{Mutex, MutexGuard};
+
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor};
 use expgrid::backend;
@@ -27,6 +29,14 @@ fn spec(encoder: EncoderSpec, code_size: Option<usize>, classes: usize) -> Model
     ModelSpec { encoder, code_size, classes }
 }
 
+/// The backend's random generator is global to the process, so tests that draw from it
+/// (model initialisation, random inputs, dropout) run one at a time: otherwise another test
+/// could draw between `seed_initialisation_is_reproducible`'s seeding and its draws.
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn device() -> Device {
     backend::device(backend::DEFAULT_DEVICE).unwrap()
 }
@@ -37,6 +47,7 @@ fn built_params(spec: &ModelSpec, shape: [usize; 3]) -> usize {
 
 #[test]
 fn vit_has_torchvision_parameter_count() {
+    let _serial = serial();
     let s = spec(vit(7, 8, 256), Some(128), 10);
     assert_eq!(count_params(&s, [3, 28, 28]).unwrap(), 2_185_610);
     assert_eq!(built_params(&s, [3, 28, 28]), 2_185_610);
@@ -44,6 +55,7 @@ fn vit_has_torchvision_parameter_count() {
 
 #[test]
 fn resnet18_has_torchvision_parameter_count() {
+    let _serial = serial();
     // resnet18 with fc 512 -> 1000 as the head.
     let s = spec(EncoderSpec::Resnet18 {}, None, 1000);
     assert_eq!(count_params(&s, [3, 224, 224]).unwrap(), 11_689_512);
@@ -52,6 +64,7 @@ fn resnet18_has_torchvision_parameter_count() {
 
 #[test]
 fn closed_form_count_matches_built_models() {
+    let _serial = serial();
     let cases = [
         (spec(vit(7, 8, 256), None, 10), [3, 28, 28]),
         (spec(vit(4, 4, 64), Some(32), 7), [1, 28, 28]),
@@ -67,6 +80,7 @@ fn closed_form_count_matches_built_models() {
 
 #[test]
 fn validation_names_the_problem() {
+    let _serial = serial();
     let err = |s: ModelSpec, shape| validate(&s, shape).unwrap_err();
     assert!(err(spec(vit(7, 3, 256), None, 10), [3, 28, 28]).contains("divisible by `num_heads`"));
     assert!(err(spec(vit(7, 8, 256), None, 10), [3, 32, 32]).contains("image_size"));
@@ -80,6 +94,7 @@ fn validation_names_the_problem() {
 
 #[test]
 fn forward_shapes() {
+    let _serial = serial();
     let images = Tensor::<4>::random([2, 3, 28, 28], Distribution::Default, &device());
     for (encoder, code_size) in [
         (vit(7, 2, 32), Some(16)),
@@ -98,6 +113,7 @@ fn forward_shapes() {
 
 #[test]
 fn seeded_initialisation_is_reproducible() {
+    let _serial = serial();
     let s = spec(conv(vec![4], 3, 1, 0), Some(8), 3);
     let weights = |seed| {
         let device = device();
@@ -112,6 +128,7 @@ fn seeded_initialisation_is_reproducible() {
 /// Dropout and BatchNorm act only on an autodiff device; `valid()` gives the eval model.
 #[test]
 fn train_and_eval_modes() {
+    let _serial = serial();
     let train_device = device().autodiff();
     let s = spec(EncoderSpec::Resnet18 {}, Some(8), 3);
     let model = Model::new(&s, [3, 28, 28], &train_device).unwrap();

@@ -1,5 +1,7 @@
 //! torchvision's `VisionTransformer` (`torchvision/models/vision_transformer.py`), same
-//! module names, forward pass and initialisation.
+//! module names, forward pass and initialisation. Two differences: the patch projection
+//! takes the data's channel count (torchvision hard-codes 3), and `validate` requires
+//! `patch_size` to divide `image_size` (torchvision silently drops the remainder).
 
 use burn::module::{Initializer, Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -86,7 +88,8 @@ pub struct Heads {
 }
 
 impl VisionTransformer {
-    /// Builds the ViT for `channels`-channel images with torchvision's initialisation.
+    /// Builds the ViT for `channels`-channel images with torchvision's initialisation
+    /// (the patch projection's weight replaced by a truncated normal, bias zero).
     pub fn new(options: &VitOptions, channels: usize, code_size: Option<usize>, device: &Device) -> Self {
         let &VitOptions { patch_size: p, hidden_dim: d, .. } = options;
         let fan_in = channels * p * p;
