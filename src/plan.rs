@@ -17,6 +17,8 @@ pub struct PlanRow<'a> {
     pub values: &'a indexmap::IndexMap<String, Node>,
     /// pending, running, interrupted, done or failed (from the run folder).
     pub status: String,
+    /// Trainable parameters, computed without building the model.
+    pub params: usize,
 }
 
 /// The status of a run from its folder below `runs_dir`.
@@ -25,6 +27,11 @@ pub fn status(run: &PlannedRun, runs_dir: &Path) -> String {
         Ok(state) => state.to_string(),
         Err(err) => format!("unreadable: {err:#}"),
     }
+}
+
+/// Trainable parameters of a run's model (validated at load time, so never an error here).
+pub fn params(run: &PlannedRun) -> usize {
+    crate::model::count_params(&run.config.model, run.config.train_set.shape).unwrap_or(0)
 }
 
 /// The rows of all runs of the experiments, in file and matrix order.
@@ -39,6 +46,7 @@ pub fn rows<'a>(experiments: &'a [Experiment], runs_dir: &'a Path) -> Vec<PlanRo
                 experiment_name: &run.config.experiment_name,
                 values: &run.values,
                 status: status(run, runs_dir),
+                params: params(run),
             })
         })
         .collect()
@@ -59,17 +67,14 @@ pub fn to_table(experiments: &[Experiment], runs_dir: &Path) -> String {
             exp.runs.len(),
             exp.product_size
         ));
-        let mut table = vec![vec![
-            "id".to_string(),
-            "status".to_string(),
-            "slug".to_string(),
-            "experiment_name".to_string(),
-        ]];
+        let header = ["id", "status", "params", "slug", "experiment_name"];
+        let mut table = vec![header.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
         table[0].extend(exp.matrix_keys.iter().cloned());
         for run in &exp.runs {
             let mut row = vec![
                 run.matrix_id.clone(),
                 status(run, runs_dir),
+                params(run).to_string(),
                 run.matrix_slug.clone(),
                 run.config.experiment_name.clone(),
             ];
