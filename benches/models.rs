@@ -12,7 +12,7 @@ use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Distribution, Int, Tensor};
 use expgrid::backend;
-use expgrid::config::schema::{EncoderSpec, ModelSpec};
+use expgrid::config::schema::{ConvOptions, EncoderSpec, ModelSpec, VitOptions};
 use expgrid::model::Model;
 
 const BATCH: usize = 64;
@@ -22,7 +22,7 @@ const WARMUP: usize = 2;
 const ITERATIONS: usize = 5;
 
 fn vit(patch_size: usize) -> EncoderSpec {
-    EncoderSpec::Vit {
+    EncoderSpec::Vit(VitOptions {
         image_size: 28,
         patch_size,
         num_layers: 4,
@@ -31,7 +31,7 @@ fn vit(patch_size: usize) -> EncoderSpec {
         mlp_dim: 512,
         dropout: 0.0,
         attention_dropout: 0.0,
-    }
+    })
 }
 
 fn median(mut f: impl FnMut()) -> Duration {
@@ -100,7 +100,13 @@ fn main() {
     bench("vit p4 l4 h8 d256 m512 c128", vit(4), &device);
     bench(
         "conv [32,32,32] k3 c128",
-        EncoderSpec::Conv { channels: vec![32, 32, 32], kernel_size: 3, stride: 1, padding: 0, dropout: 0.0 },
+        EncoderSpec::Conv(ConvOptions {
+            channels: vec![32, 32, 32],
+            kernel_size: 3,
+            stride: 1,
+            padding: 0,
+            dropout: 0.0,
+        }),
         &device,
     );
     bench("resnet18 c128", EncoderSpec::Resnet18 {}, &device);

@@ -59,8 +59,8 @@ fn fmnist_vit_plans_exactly_as_documented() {
     assert_eq!(first.config.scheduler, SchedulerSpec::CosineAnnealingLR);
     assert!(matches!(first.config.train_input_transforms[..], [TransformSpec::TrivialAugmentWide { .. }]));
     match &exp.runs[3].config.model.encoder {
-        EncoderSpec::Vit { num_layers, num_heads, patch_size, dropout, .. } => {
-            assert_eq!((*num_layers, *num_heads, *patch_size, *dropout), (8, 8, 7, 0.0));
+        EncoderSpec::Vit(vit) => {
+            assert_eq!((vit.num_layers, vit.num_heads, vit.patch_size, vit.dropout), (8, 8, 7, 0.0));
         }
         other => panic!("expected vit, got {other:?}"),
     }
@@ -169,7 +169,7 @@ fn mappings_and_lists_are_matrix_values() {
     assert_eq!(exp.runs[0].matrix_slug, "opt-lr=0.1,wd=0_ch-16,16");
     assert_eq!(exp.runs[2].config.learnrate, 0.01);
     match &exp.runs[1].config.model.encoder {
-        EncoderSpec::Conv { channels, .. } => assert_eq!(channels, &[32]),
+        EncoderSpec::Conv(conv) => assert_eq!(conv.channels, [32]),
         other => panic!("{other:?}"),
     }
 }
@@ -218,7 +218,7 @@ fn extends_merges_nested_mappings_and_the_child_wins() {
     assert_eq!(run.config.batch_size, 16);
     assert_eq!(run.config.model.code_size, Some(32));
     assert_eq!(run.config.model.classes, 10, "nested keys of the parent stay");
-    assert!(matches!(run.config.model.encoder, EncoderSpec::Conv { .. }));
+    assert!(matches!(run.config.model.encoder, EncoderSpec::Conv(_)));
 }
 
 #[test]

@@ -5,11 +5,11 @@ use std::sync::{Mutex, MutexGuard};
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor};
 use expgrid::backend;
-use expgrid::config::schema::{EncoderSpec, ModelSpec};
+use expgrid::config::schema::{ConvOptions, EncoderSpec, ModelSpec, VitOptions};
 use expgrid::model::{Model, count_params, embedding_dim, validate};
 
 fn vit(patch_size: usize, num_heads: usize, hidden_dim: usize) -> EncoderSpec {
-    EncoderSpec::Vit {
+    EncoderSpec::Vit(VitOptions {
         image_size: 28,
         patch_size,
         num_layers: 4,
@@ -18,11 +18,11 @@ fn vit(patch_size: usize, num_heads: usize, hidden_dim: usize) -> EncoderSpec {
         mlp_dim: 512,
         dropout: 0.0,
         attention_dropout: 0.0,
-    }
+    })
 }
 
 fn conv(channels: Vec<usize>, kernel_size: usize, stride: usize, padding: usize) -> EncoderSpec {
-    EncoderSpec::Conv { channels, kernel_size, stride, padding, dropout: 0.0 }
+    EncoderSpec::Conv(ConvOptions { channels, kernel_size, stride, padding, dropout: 0.0 })
 }
 
 fn spec(encoder: EncoderSpec, code_size: Option<usize>, classes: usize) -> ModelSpec {
@@ -82,12 +82,17 @@ fn closed_form_count_matches_built_models() {
 fn validation_names_the_problem() {
     let _serial = serial();
     let err = |s: ModelSpec, shape| validate(&s, shape).unwrap_err();
-    assert!(err(spec(vit(7, 3, 256), None, 10), [3, 28, 28]).contains("divisible by `num_heads`"));
-    assert!(err(spec(vit(7, 8, 256), None, 10), [3, 32, 32]).contains("image_size"));
-    assert!(err(spec(vit(5, 8, 256), None, 10), [3, 28, 28]).contains("patch_size"));
-    assert!(err(spec(conv(vec![8; 20], 3, 1, 0), None, 10), [1, 28, 28]).contains("does not fit"));
-    assert!(err(spec(conv(vec![], 3, 1, 0), None, 10), [1, 28, 28]).contains("channels"));
-    assert!(err(spec(EncoderSpec::Resnet18 {}, Some(0), 10), [3, 28, 28]).contains("code_size"));
+    let key_and_text = |e: expgrid::model::InvalidModel| (e.key, e.message);
+    let (key, text) = key_and_text(err(spec(vit(7, 3, 256), None, 10), [3, 28, 28]));
+    assert_eq!(key, "num_heads");
+    assert!(text.contains("not divisible by num_heads 3"), "{text}");
+    assert_eq!(err(spec(vit(7, 8, 256), None, 10), [3, 32, 32]).key, "image_size");
+    assert_eq!(err(spec(vit(5, 8, 256), None, 10), [3, 28, 28]).key, "patch_size");
+    let (key, text) = key_and_text(err(spec(conv(vec![8; 20], 3, 1, 0), None, 10), [1, 28, 28]));
+    assert_eq!(key, "channels");
+    assert!(text.contains("does not fit"), "{text}");
+    assert_eq!(err(spec(conv(vec![], 3, 1, 0), None, 10), [1, 28, 28]).key, "channels");
+    assert_eq!(err(spec(EncoderSpec::Resnet18 {}, Some(0), 10), [3, 28, 28]).key, "code_size");
     assert!(Model::new(&spec(vit(7, 3, 256), None, 10), [3, 28, 28], &device()).is_err());
     assert!(count_params(&spec(vit(7, 3, 256), None, 10), [3, 28, 28]).is_err());
 }
@@ -143,8 +148,13 @@ fn train_and_eval_modes() {
     model.forward(images.clone()); // training step: updates BatchNorm running statistics
     assert_ne!(before, eval(&model), "training forward updated the running statistics");
 
-    let dropout =
-        EncoderSpec::Conv { channels: vec![4], kernel_size: 3, stride: 1, padding: 0, dropout: 0.5 };
+    let dropout = EncoderSpec::Conv(ConvOptions {
+        channels: vec![4],
+        kernel_size: 3,
+        stride: 1,
+        padding: 0,
+        dropout: 0.5,
+    });
     let model = Model::new(&spec(dropout, None, 3), [3, 28, 28], &train_device).unwrap();
     let a = model.forward(images.clone()).embedding;
     let b = model.forward(images.clone()).embedding;

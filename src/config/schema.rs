@@ -131,33 +131,43 @@ pub struct ModelSpec {
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum EncoderSpec {
     /// torchvision `VisionTransformer`.
-    Vit {
-        image_size: usize,
-        patch_size: usize,
-        num_layers: usize,
-        num_heads: usize,
-        hidden_dim: usize,
-        mlp_dim: usize,
-        #[serde(default)]
-        dropout: f64,
-        #[serde(default)]
-        attention_dropout: f64,
-    },
+    Vit(VitOptions),
     /// torchvision `resnet18`, unmodified.
     Resnet18 {},
     /// nn-experiments' `EncoderConv2d`: conv + ReLU stages, flatten, linear.
-    Conv {
-        #[serde(default = "default_conv_channels")]
-        channels: Vec<usize>,
-        #[serde(default = "default_kernel_size")]
-        kernel_size: usize,
-        #[serde(default = "default_one")]
-        stride: usize,
-        #[serde(default)]
-        padding: usize,
-        #[serde(default)]
-        dropout: f64,
-    },
+    Conv(ConvOptions),
+}
+
+/// `encoder: vit`: torchvision `VisionTransformer`'s arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VitOptions {
+    pub image_size: usize,
+    pub patch_size: usize,
+    pub num_layers: usize,
+    pub num_heads: usize,
+    pub hidden_dim: usize,
+    pub mlp_dim: usize,
+    #[serde(default)]
+    pub dropout: f64,
+    #[serde(default)]
+    pub attention_dropout: f64,
+}
+
+/// `encoder: conv`: nn-experiments' `EncoderConv2d` arguments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConvOptions {
+    #[serde(default = "default_conv_channels")]
+    pub channels: Vec<usize>,
+    #[serde(default = "default_kernel_size")]
+    pub kernel_size: usize,
+    #[serde(default = "default_one")]
+    pub stride: usize,
+    #[serde(default)]
+    pub padding: usize,
+    #[serde(default)]
+    pub dropout: f64,
 }
 
 /// `loss_function:`.

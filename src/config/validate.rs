@@ -3,7 +3,7 @@
 
 use super::error::ConfigError;
 use super::node::{Node, Value};
-use super::schema::{EncoderSpec, RunConfig};
+use super::schema::RunConfig;
 
 /// Check one resolved run; `resolved` gives the positions for messages.
 pub fn run(config: &RunConfig, resolved: &Node) -> Result<(), ConfigError> {
@@ -43,39 +43,9 @@ pub fn run(config: &RunConfig, resolved: &Node) -> Result<(), ConfigError> {
             "the model sees both: give them the same `shape`",
         );
     }
-    if config.model.classes < 2 {
-        return fail("model.classes", "a classifier needs at least 2 classes".into(), "e.g. `classes: 10`");
-    }
-    if config.model.code_size == Some(0) {
-        return fail(
-            "model.code_size",
-            "code_size must be at least 1".into(),
-            "leave it out to use the encoder's features",
-        );
-    }
-    let [_, height, width] = config.train_set.shape;
-    if let EncoderSpec::Vit { image_size, patch_size, num_heads, hidden_dim, .. } = &config.model.encoder {
-        if *num_heads == 0 || hidden_dim % num_heads != 0 {
-            return fail(
-                "model.num_heads",
-                format!("hidden_dim {hidden_dim} is not divisible by num_heads {num_heads}"),
-                "each head gets hidden_dim / num_heads channels: pick num_heads that divides hidden_dim (or filter such combinations out with `$filter`)",
-            );
-        }
-        if *image_size != height || *image_size != width {
-            return fail(
-                "model.image_size",
-                format!("image_size {image_size} does not match the data shape {:?}", config.train_set.shape),
-                "set image_size to the height and width of `shape`",
-            );
-        }
-        if *patch_size == 0 || image_size % patch_size != 0 {
-            return fail(
-                "model.patch_size",
-                format!("image_size {image_size} is not divisible by patch_size {patch_size}"),
-                "pick a patch size that divides the image size (e.g. 7 or 4 for 28)",
-            );
-        }
+    if let Err(invalid) = crate::model::validate(&config.model, config.train_set.shape) {
+        let key = format!("model.{}", invalid.key);
+        return Err(error_at(resolved, &key, invalid.message).hint(invalid.hint));
     }
     Ok(())
 }

@@ -8,15 +8,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-/// The conv options of the `model:` block.
-#[derive(Debug, Clone)]
-pub struct ConvOptions {
-    pub channels: Vec<usize>,
-    pub kernel_size: usize,
-    pub stride: usize,
-    pub padding: usize,
-    pub dropout: f64,
-}
+pub use crate::config::schema::ConvOptions;
 
 impl ConvOptions {
     /// Output `[C, H, W]` of the conv stack for an input shape, or an error if a feature

@@ -22,9 +22,9 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
 use crate::config::schema::{EncoderSpec, ModelSpec};
-use conv::{ConvEncoder, ConvOptions};
+use conv::ConvEncoder;
 use resnet::ResNet18;
-use vit::{VisionTransformer, VitOptions};
+use vit::VisionTransformer;
 
 /// One of the encoders.
 #[derive(Module, Debug)]
@@ -53,13 +53,13 @@ pub struct ModelOutput {
 impl Model {
     /// Builds the model for images of `input_shape` (`[C, H, W]`) on `device`, with the
     /// reference implementations' initialisation. Fails with [`validate`]'s message.
-    pub fn new(spec: &ModelSpec, input_shape: [usize; 3], device: &Device) -> Result<Self, String> {
+    pub fn new(spec: &ModelSpec, input_shape: [usize; 3], device: &Device) -> Result<Self, InvalidModel> {
         validate(spec, input_shape)?;
         let code_size = spec.code_size;
-        let encoder = match Options::from(&spec.encoder) {
-            Options::Vit(o) => Encoder::Vit(VisionTransformer::new(&o, input_shape[0], code_size, device)),
-            Options::Resnet18 => Encoder::Resnet18(ResNet18::new(input_shape[0], code_size, device)),
-            Options::Conv(o) => Encoder::Conv(ConvEncoder::new(&o, input_shape, code_size, device)),
+        let encoder = match &spec.encoder {
+            EncoderSpec::Vit(o) => Encoder::Vit(VisionTransformer::new(o, input_shape[0], code_size, device)),
+            EncoderSpec::Resnet18 {} => Encoder::Resnet18(ResNet18::new(input_shape[0], code_size, device)),
+            EncoderSpec::Conv(o) => Encoder::Conv(ConvEncoder::new(o, input_shape, code_size, device)),
         };
         let linear = LinearConfig::new(embedding_dim(spec, input_shape), spec.classes).init(device);
         Ok(Self { encoder, linear })
@@ -115,26 +115,45 @@ impl ModuleVisitor for TrainableParams {
     }
 }
 
-/// Checks a model block against the data's `[C, H, W]`; the message names the problem.
-pub fn validate(spec: &ModelSpec, [c, h, w]: [usize; 3]) -> Result<(), String> {
-    let positive = |name: &str, value: usize| match value {
-        0 => Err(format!("model: `{name}` must be positive")),
+/// A model block that cannot be built: which option (`num_heads`, `channels[1]`, ...), what
+/// is wrong, and how to fix it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvalidModel {
+    pub key: String,
+    pub message: String,
+    pub hint: &'static str,
+}
+
+impl std::fmt::Display for InvalidModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "model.{}: {} ({})", self.key, self.message, self.hint)
+    }
+}
+
+/// Checks a model block against the data's `[C, H, W]`.
+pub fn validate(spec: &ModelSpec, [c, h, w]: [usize; 3]) -> Result<(), InvalidModel> {
+    let invalid = |key: &str, message: String, hint: &'static str| {
+        Err(InvalidModel { key: key.to_string(), message, hint })
+    };
+    let positive = |key: &str, value: usize| match value {
+        0 => invalid(key, format!("`{key}` must be at least 1"), "use a positive size"),
         _ => Ok(()),
     };
-    let probability = |name: &str, p: f64| match (0.0..1.0).contains(&p) {
+    let probability = |key: &str, p: f64| match (0.0..1.0).contains(&p) {
         true => Ok(()),
-        false => Err(format!("model: `{name}` must be in [0, 1), got {p}")),
+        false => {
+            invalid(key, format!("`{key}` must be in [0, 1), got {p}"), "a dropout probability, e.g. 0.1")
+        }
     };
-    positive("classes", spec.classes)?;
+    if spec.classes < 2 {
+        return invalid("classes", "a classifier needs at least 2 classes".into(), "e.g. `classes: 10`");
+    }
     if let Some(code_size) = spec.code_size {
         positive("code_size", code_size)?;
     }
-    if c == 0 || h == 0 || w == 0 {
-        return Err(format!("model: empty input shape {c}x{h}x{w}"));
-    }
-    match Options::from(&spec.encoder) {
-        Options::Vit(o) => {
-            for (name, value) in [
+    match &spec.encoder {
+        EncoderSpec::Vit(o) => {
+            for (key, value) in [
                 ("image_size", o.image_size),
                 ("patch_size", o.patch_size),
                 ("num_layers", o.num_layers),
@@ -142,33 +161,40 @@ pub fn validate(spec: &ModelSpec, [c, h, w]: [usize; 3]) -> Result<(), String> {
                 ("hidden_dim", o.hidden_dim),
                 ("mlp_dim", o.mlp_dim),
             ] {
-                positive(name, value)?;
+                positive(key, value)?;
             }
             probability("dropout", o.dropout)?;
             probability("attention_dropout", o.attention_dropout)?;
             if o.hidden_dim % o.num_heads != 0 {
-                return Err(format!(
-                    "model: vit `hidden_dim` ({}) must be divisible by `num_heads` ({})",
-                    o.hidden_dim, o.num_heads
-                ));
+                return invalid(
+                    "num_heads",
+                    format!("hidden_dim {} is not divisible by num_heads {}", o.hidden_dim, o.num_heads),
+                    "each head gets hidden_dim / num_heads channels: pick num_heads that divides hidden_dim (or filter such combinations out with `$filter`)",
+                );
             }
             if h != o.image_size || w != o.image_size {
-                return Err(format!(
-                    "model: vit `image_size` is {} but the data's images are {h}x{w}",
-                    o.image_size
-                ));
+                return invalid(
+                    "image_size",
+                    format!("image_size {} does not match the data shape [{c}, {h}, {w}]", o.image_size),
+                    "set image_size to the height and width of `shape`",
+                );
             }
             if o.image_size % o.patch_size != 0 {
-                return Err(format!(
-                    "model: vit `image_size` ({}) must be divisible by `patch_size` ({})",
-                    o.image_size, o.patch_size
-                ));
+                return invalid(
+                    "patch_size",
+                    format!("image_size {} is not divisible by patch_size {}", o.image_size, o.patch_size),
+                    "pick a patch size that divides the image size (e.g. 7 or 4 for 28)",
+                );
             }
         }
-        Options::Resnet18 => {}
-        Options::Conv(o) => {
+        EncoderSpec::Resnet18 {} => {}
+        EncoderSpec::Conv(o) => {
             if o.channels.is_empty() {
-                return Err("model: conv `channels` must not be empty".into());
+                return invalid(
+                    "channels",
+                    "`channels` must not be empty".into(),
+                    "e.g. `channels: [32, 32, 32]`",
+                );
             }
             for (i, &channels) in o.channels.iter().enumerate() {
                 positive(&format!("channels[{i}]"), channels)?;
@@ -176,7 +202,13 @@ pub fn validate(spec: &ModelSpec, [c, h, w]: [usize; 3]) -> Result<(), String> {
             positive("kernel_size", o.kernel_size)?;
             positive("stride", o.stride)?;
             probability("dropout", o.dropout)?;
-            o.output_shape([c, h, w]).map_err(|e| format!("model: {e}"))?;
+            if let Err(message) = o.output_shape([c, h, w]) {
+                return invalid(
+                    "channels",
+                    message,
+                    "use fewer layers, a smaller kernel_size or stride, or padding",
+                );
+            }
         }
     }
     Ok(())
@@ -184,65 +216,22 @@ pub fn validate(spec: &ModelSpec, [c, h, w]: [usize; 3]) -> Result<(), String> {
 
 /// Size of the embedding: `code_size`, or the encoder's pooled feature size.
 pub fn embedding_dim(spec: &ModelSpec, input_shape: [usize; 3]) -> usize {
-    spec.code_size.unwrap_or_else(|| match Options::from(&spec.encoder) {
-        Options::Vit(o) => o.hidden_dim,
-        Options::Resnet18 => ResNet18::FEATURES,
-        Options::Conv(o) => ConvEncoder::features(&o, input_shape),
+    spec.code_size.unwrap_or_else(|| match &spec.encoder {
+        EncoderSpec::Vit(o) => o.hidden_dim,
+        EncoderSpec::Resnet18 {} => ResNet18::FEATURES,
+        EncoderSpec::Conv(o) => ConvEncoder::features(o, input_shape),
     })
 }
 
 /// Trainable parameters of the model [`Model::new`] would build, without building it.
-pub fn count_params(spec: &ModelSpec, input_shape: [usize; 3]) -> Result<usize, String> {
+pub fn count_params(spec: &ModelSpec, input_shape: [usize; 3]) -> Result<usize, InvalidModel> {
     validate(spec, input_shape)?;
     let code_size = spec.code_size;
-    let encoder = match Options::from(&spec.encoder) {
-        Options::Vit(o) => VisionTransformer::count_params(&o, input_shape[0], code_size),
-        Options::Resnet18 => ResNet18::count_params(input_shape[0], code_size),
-        Options::Conv(o) => ConvEncoder::count_params(&o, input_shape, code_size),
+    let encoder = match &spec.encoder {
+        EncoderSpec::Vit(o) => VisionTransformer::count_params(o, input_shape[0], code_size),
+        EncoderSpec::Resnet18 {} => ResNet18::count_params(input_shape[0], code_size),
+        EncoderSpec::Conv(o) => ConvEncoder::count_params(o, input_shape, code_size),
     };
     let head = embedding_dim(spec, input_shape) * spec.classes + spec.classes;
     Ok(encoder + head)
-}
-
-/// The encoder options of a spec, typed per encoder.
-enum Options {
-    Vit(VitOptions),
-    Resnet18,
-    Conv(ConvOptions),
-}
-
-impl From<&EncoderSpec> for Options {
-    fn from(spec: &EncoderSpec) -> Self {
-        match spec {
-            &EncoderSpec::Vit {
-                image_size,
-                patch_size,
-                num_layers,
-                num_heads,
-                hidden_dim,
-                mlp_dim,
-                dropout,
-                attention_dropout,
-            } => Self::Vit(VitOptions {
-                image_size,
-                patch_size,
-                num_layers,
-                num_heads,
-                hidden_dim,
-                mlp_dim,
-                dropout,
-                attention_dropout,
-            }),
-            EncoderSpec::Resnet18 {} => Self::Resnet18,
-            EncoderSpec::Conv { channels, kernel_size, stride, padding, dropout } => {
-                Self::Conv(ConvOptions {
-                    channels: channels.clone(),
-                    kernel_size: *kernel_size,
-                    stride: *stride,
-                    padding: *padding,
-                    dropout: *dropout,
-                })
-            }
-        }
-    }
 }

@@ -14,18 +14,7 @@ use super::init;
 /// torchvision's LayerNorm epsilon in the ViT (`partial(nn.LayerNorm, eps=1e-6)`).
 const LN_EPS: f64 = 1e-6;
 
-/// The ViT options of the `model:` block.
-#[derive(Debug, Clone, Copy)]
-pub struct VitOptions {
-    pub image_size: usize,
-    pub patch_size: usize,
-    pub num_layers: usize,
-    pub num_heads: usize,
-    pub hidden_dim: usize,
-    pub mlp_dim: usize,
-    pub dropout: f64,
-    pub attention_dropout: f64,
-}
+pub use crate::config::schema::VitOptions;
 
 impl VitOptions {
     fn seq_length(&self) -> usize {
