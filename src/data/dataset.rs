@@ -116,7 +116,8 @@ impl Dataset {
 
     /// `limit` samples, `limit / classes` per class (the first `limit % classes` classes get
     /// one more), drawn at random with a generator fixed by `seed`; original order is kept.
-    fn balanced_subset(&self, limit: usize, seed: u64, spec: &DatasetSpec) -> Result<Dataset, DataError> {
+    /// `spec` names the data set in errors.
+    pub fn balanced_subset(&self, limit: usize, seed: u64, spec: &DatasetSpec) -> Result<Dataset, DataError> {
         let error = |detail: String| DataError::Limit {
             dataset: dataset_key(spec.dataset),
             split: split_key(spec.split),

@@ -25,7 +25,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::backend::{self, DeviceChoice};
 use crate::config::PlannedRun;
-use crate::config::schema::{DatasetSpec, OptimizerSpec, ProbeEvery, RunConfig};
+use crate::config::schema::{OptimizerSpec, ProbeEvery, RunConfig};
 use crate::data::{BatchStream, DataSource, Dataset, Pipeline, StreamPosition};
 use crate::model::{self, Model};
 use crate::probe;
@@ -60,7 +60,6 @@ struct RunData {
     validation: Arc<Dataset>,
     pipeline: Arc<Pipeline>,
     eval_pipeline: Arc<Pipeline>,
-    source: DataSource,
 }
 
 /// Train (or resume) the run to its budget; write metrics and checkpoints on the way.
@@ -176,7 +175,7 @@ fn load_data(config: &RunConfig, data_dir: Option<PathBuf>) -> Result<RunData> {
     let validation = Arc::new(Dataset::load(&config.validation_set, config.seed, &source)?);
     let pipeline = Pipeline::new(&config.train_input_transforms, train.shape())?;
     let eval_pipeline = Arc::new(pipeline.for_validation());
-    Ok(RunData { train, validation, pipeline: Arc::new(pipeline), eval_pipeline, source })
+    Ok(RunData { train, validation, pipeline: Arc::new(pipeline), eval_pipeline })
 }
 
 /// The optimizer with PyTorch's defaults (burn's own AdamW defaults differ: eps 1e-5,
@@ -275,8 +274,13 @@ fn run_probes(
         validation.embedding_dim,
         classes,
     )?;
-    let sample_spec = DatasetSpec { limit: Some(config.probe.samples), ..config.train_set.clone() };
-    let sample = Arc::new(Dataset::load(&sample_spec, config.seed, &data.source)?);
+    // A class-balanced sample of the training images already in memory (all of them if
+    // there are fewer than `probe.samples`).
+    let sample = if config.probe.samples >= data.train.len() {
+        data.train.clone()
+    } else {
+        Arc::new(data.train.balanced_subset(config.probe.samples, config.seed, &config.train_set)?)
+    };
     let train = evaluate(model, sample, data.eval_pipeline.clone(), &config.loss_function, device)?;
     let heldout = probe::probe(
         &train.embeddings,
