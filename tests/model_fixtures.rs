@@ -10,9 +10,12 @@
 
 use std::path::PathBuf;
 
+use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use burn_store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 use expgrid::backend;
+use expgrid::config::schema::{MixMode, ValueScale, ValueTransformKind, ValueTransformSpec};
+use expgrid::model::cct::{Cct, CctOptions, PositionalEmbedding};
 use expgrid::model::conv::{ConvEncoder, ConvOptions};
 use expgrid::model::resnet::ResNet18;
 use expgrid::model::vit::{VisionTransformer, VitOptions};
@@ -94,6 +97,7 @@ fn vit_matches_torchvision() {
         mlp_dim: 64,
         dropout: 0.0,
         attention_dropout: 0.0,
+        value_transform: Default::default(),
     };
     let mut vit = VisionTransformer::new(&options, 3, Some(16), &device());
     let store = store(
@@ -134,4 +138,75 @@ fn conv_matches_nn_experiments() {
     load(&mut conv, store, false);
     let (input, output) = io::<2>("conv");
     assert_close(conv.forward(input), output);
+}
+
+/// The fixtures' CCT: 2 conv layers (kernel 3, in_planes 8), embedding 32, 2 layers, 2 heads,
+/// mlp ratio 2, no dropout or drop path (eval mode makes them identities anyway).
+fn cct_options(positional_embedding: PositionalEmbedding) -> CctOptions {
+    CctOptions {
+        preset: None,
+        num_layers: Some(2),
+        num_heads: Some(2),
+        mlp_ratio: Some(2.0),
+        embedding_dim: Some(32),
+        kernel_size: Some(3),
+        n_conv_layers: Some(2),
+        in_planes: 8,
+        positional_embedding,
+        dropout: 0.0,
+        attention_dropout: 0.1,
+        stochastic_depth: 0.1,
+        value_transform: ValueTransformSpec::default(),
+        seq_pool_value_transform: ValueTransformSpec::default(),
+    }
+}
+
+fn assert_cct_matches(name: &str, options: CctOptions) {
+    let architecture = options.architecture().unwrap();
+    let mut cct = Cct::new(&options, &architecture, [3, 28, 28], Some(16), &device());
+    // torch's `nn.Sequential(Conv2d, ReLU, MaxPool2d)` stages; timm's `qkv`/`proj` names.
+    let store = store(
+        name,
+        &[
+            ("conv_layers.0.0.", "conv_layers.0."),
+            ("conv_layers.1.0.", "conv_layers.1."),
+            (".qkv.", ".in_proj."),
+            (".proj.", ".out_proj."),
+        ],
+    );
+    load(&mut cct, store, false);
+    let (input, output) = io::<2>(name);
+    // Evaluation copy: dropout, attention dropout and drop path off.
+    assert_close(cct.valid().forward(input), output);
+}
+
+#[test]
+fn cct_matches_compact_transformers() {
+    assert_cct_matches("cct", cct_options(PositionalEmbedding::Learnable));
+}
+
+#[test]
+fn cct_with_sine_embedding_matches_compact_transformers() {
+    assert_cct_matches("cct_sine", cct_options(PositionalEmbedding::Sine));
+}
+
+/// softmaxᵀ(V) against its direct computation in torch: `(1-α)·V + α·N·softmax(V, tokens)`
+/// with α = 0.5 in every attention, and `x - 0.3·softmax(x, tokens)` as SeqPool's values.
+#[test]
+fn cct_value_transforms_match_direct_computation() {
+    let mut options = cct_options(PositionalEmbedding::Learnable);
+    options.value_transform = ValueTransformSpec {
+        kind: ValueTransformKind::SoftmaxT,
+        alpha: 0.5,
+        scale: ValueScale::Tokens,
+        ..ValueTransformSpec::default()
+    };
+    options.seq_pool_value_transform = ValueTransformSpec {
+        kind: ValueTransformKind::SoftmaxT,
+        alpha: 0.3,
+        sign: -1.0,
+        mode: MixMode::Add,
+        ..ValueTransformSpec::default()
+    };
+    assert_cct_matches("cct_vt", options);
 }

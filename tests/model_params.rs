@@ -5,7 +5,11 @@ use std::sync::{Mutex, MutexGuard};
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor};
 use expgrid::backend;
-use expgrid::config::schema::{ConvOptions, EncoderSpec, ModelSpec, VitOptions};
+use expgrid::config::schema::{
+    CctOptions, CctPreset, ConvOptions, EncoderSpec, MixMode, ModelSpec, PositionalEmbedding, ValueScale,
+    ValueTransformKind, ValueTransformSpec, VitOptions,
+};
+use expgrid::model::cct::Cct;
 use expgrid::model::{Model, count_params, embedding_dim, validate};
 
 fn vit(patch_size: usize, num_heads: usize, hidden_dim: usize) -> EncoderSpec {
@@ -18,6 +22,7 @@ fn vit(patch_size: usize, num_heads: usize, hidden_dim: usize) -> EncoderSpec {
         mlp_dim: 512,
         dropout: 0.0,
         attention_dropout: 0.0,
+        value_transform: Default::default(),
     })
 }
 
@@ -108,6 +113,8 @@ fn forward_shapes() {
         (EncoderSpec::Resnet18 {}, None),
         (conv(vec![4, 4], 3, 1, 1), Some(16)),
         (conv(vec![4, 4], 3, 2, 0), None),
+        (EncoderSpec::Cct(cct(Some(CctPreset::Cct2_3x2))), Some(16)),
+        (EncoderSpec::Cct(cct(Some(CctPreset::Cct6_3x1))), None),
     ] {
         let s = spec(encoder, code_size, 10);
         let out = Model::new(&s, [3, 28, 28], &device()).unwrap().forward(images.clone());
@@ -163,4 +170,154 @@ fn train_and_eval_modes() {
     let a = valid.forward(images.clone().inner()).embedding;
     let b = valid.forward(images.clone().inner()).embedding;
     assert!(a.equal(b).all().into_scalar::<bool>(), "no dropout in eval");
+}
+
+fn cct(preset: Option<CctPreset>) -> CctOptions {
+    CctOptions {
+        preset,
+        num_layers: None,
+        num_heads: None,
+        mlp_ratio: None,
+        embedding_dim: None,
+        kernel_size: None,
+        n_conv_layers: None,
+        in_planes: 64,
+        positional_embedding: PositionalEmbedding::Learnable,
+        dropout: 0.0,
+        attention_dropout: 0.1,
+        stochastic_depth: 0.1,
+        value_transform: ValueTransformSpec::default(),
+        seq_pool_value_transform: ValueTransformSpec::default(),
+    }
+}
+
+/// The check: `cct_2_3x2` on 3x32x32 with 10 classes and a learnable positional
+/// embedding, its `fc` as the classifier (here: no code layer, our head is the 10-way fc).
+#[test]
+fn cct_2_3x2_has_the_papers_parameter_count() {
+    let _serial = serial();
+    let s = spec(EncoderSpec::Cct(cct(Some(CctPreset::Cct2_3x2))), None, 10);
+    assert_eq!(count_params(&s, [3, 32, 32]).unwrap(), 283_723);
+    assert_eq!(built_params(&s, [3, 32, 32]), 283_723);
+}
+
+#[test]
+fn cct_closed_form_count_matches_built_models() {
+    let _serial = serial();
+    let mut sine = cct(Some(CctPreset::Cct4_3x2));
+    sine.positional_embedding = PositionalEmbedding::Sine;
+    let mut by_hand = cct(None);
+    (by_hand.num_layers, by_hand.num_heads, by_hand.mlp_ratio) = (Some(3), Some(4), Some(1.5));
+    (by_hand.embedding_dim, by_hand.kernel_size, by_hand.n_conv_layers) = (Some(64), Some(5), Some(3));
+    by_hand.in_planes = 16;
+    let mut preset_and_override = cct(Some(CctPreset::Cct7_3x1));
+    preset_and_override.embedding_dim = Some(64);
+    for (options, code_size, shape) in [
+        (cct(Some(CctPreset::Cct6_3x1)), Some(128), [3, 28, 28]),
+        (cct(Some(CctPreset::Cct7_3x2)), None, [1, 28, 28]),
+        (cct(Some(CctPreset::Cct7_7x2)), None, [3, 32, 32]),
+        (sine, Some(16), [3, 28, 28]),
+        (by_hand, None, [3, 28, 28]),
+        (preset_and_override, Some(32), [3, 28, 28]),
+    ] {
+        let s = spec(EncoderSpec::Cct(options), code_size, 10);
+        assert_eq!(count_params(&s, shape).unwrap(), built_params(&s, shape), "{s:?}");
+    }
+}
+
+#[test]
+fn cct_presets_follow_compact_transformers() {
+    let arch = |preset: CctPreset| {
+        let a = preset.architecture();
+        (a.num_layers, a.num_heads, a.mlp_ratio, a.embedding_dim, a.kernel_size, a.n_conv_layers)
+    };
+    assert_eq!(arch(CctPreset::Cct2_3x2), (2, 2, 1.0, 128, 3, 2));
+    assert_eq!(arch(CctPreset::Cct4_3x2), (4, 2, 1.0, 128, 3, 2));
+    assert_eq!(arch(CctPreset::Cct6_3x1), (6, 4, 2.0, 256, 3, 1));
+    assert_eq!(arch(CctPreset::Cct7_3x2), (7, 4, 2.0, 256, 3, 2));
+    assert_eq!(arch(CctPreset::Cct14_7x2), (14, 6, 3.0, 384, 7, 2));
+    // Tokens: 28 -> conv (stride 1) 28 -> pool 14 -> conv 14 -> pool 7; kernel 7: stride 2.
+    let tokens = |preset: CctPreset, side| Cct::sequence_length(&preset.architecture(), [3, side, side]);
+    assert_eq!(tokens(CctPreset::Cct7_3x2, 28), 49);
+    assert_eq!(tokens(CctPreset::Cct7_3x1, 32), 256);
+    assert_eq!(tokens(CctPreset::Cct7_7x2, 224), 196);
+}
+
+#[test]
+fn cct_validation_names_the_problem() {
+    let _serial = serial();
+    let err = |options: CctOptions, shape| validate(&spec(EncoderSpec::Cct(options), None, 10), shape).unwrap_err();
+    let e = err(cct(None), [3, 28, 28]);
+    assert_eq!(e.key, "num_layers");
+    assert!(e.message.contains("or a `preset`"), "{}", e.message);
+    let mut heads = cct(Some(CctPreset::Cct2_3x2));
+    heads.num_heads = Some(3);
+    assert_eq!(err(heads, [3, 28, 28]).key, "num_heads");
+    let mut narrow = cct(Some(CctPreset::Cct2_3x2));
+    narrow.mlp_ratio = Some(0.001);
+    let e = err(narrow, [3, 28, 28]);
+    assert_eq!(e.key, "mlp_ratio");
+    assert!(e.message.contains("MLP of width 0"), "{}", e.message);
+    let mut depth = cct(Some(CctPreset::Cct2_3x2));
+    depth.stochastic_depth = 1.0;
+    assert_eq!(err(depth, [3, 28, 28]).key, "stochastic_depth");
+    let mut sign = cct(Some(CctPreset::Cct2_3x2));
+    sign.seq_pool_value_transform.sign = 2.0;
+    assert_eq!(err(sign, [3, 28, 28]).key, "seq_pool_value_transform.sign");
+}
+
+/// Drop path and dropout act in training only: two training forwards differ, eval ones agree.
+#[test]
+fn cct_drop_path_acts_in_training_only() {
+    let _serial = serial();
+    let train_device = device().autodiff();
+    let mut options = cct(Some(CctPreset::Cct2_3x2));
+    (options.attention_dropout, options.stochastic_depth) = (0.0, 0.5);
+    let model = Model::new(&spec(EncoderSpec::Cct(options), None, 10), [3, 28, 28], &train_device).unwrap();
+    let images = Tensor::<4>::random([8, 3, 28, 28], Distribution::Default, &train_device);
+    let a = model.forward(images.clone()).embedding;
+    let b = model.forward(images.clone()).embedding;
+    assert!(!a.equal(b).all().into_scalar::<bool>(), "drop path in training");
+    let valid = model.valid();
+    let a = valid.forward(images.clone().inner()).embedding;
+    let b = valid.forward(images.inner()).embedding;
+    assert!(a.equal(b).all().into_scalar::<bool>(), "no drop path in eval");
+}
+
+/// `apply` against the definition, element by element: softmax over tokens per channel,
+/// then `mix`/`add` with sign and scale; and the per-sample min-max rescale.
+#[test]
+fn value_transform_matches_its_definition() {
+    let _serial = serial();
+    let (batch, tokens, channels) = (2, 5, 3);
+    let v = Tensor::<3>::random([batch, tokens, channels], Distribution::Normal(0.0, 2.0), &device());
+    let values = v.clone().into_data().try_to_vec::<f32>().unwrap();
+    let at = |b: usize, t: usize, c: usize| values[(b * tokens + t) * channels + c] as f64;
+    let softmax_t = |b, t, c| {
+        let sum: f64 = (0..tokens).map(|u| at(b, u, c).exp()).sum();
+        at(b, t, c).exp() / sum
+    };
+    let signed_norm = |b: usize, t, c| {
+        let sample: Vec<f64> = (0..tokens * channels).map(|i| at(b, i / channels, i % channels)).collect();
+        let (min, max) = sample.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+        (at(b, t, c) - min) / (max - min) * 2.0 - 1.0
+    };
+    let check = |spec: ValueTransformSpec, expected: &dyn Fn(usize, usize, usize) -> f64| {
+        let out = spec.apply(v.clone(), 1).into_data().try_to_vec::<f32>().unwrap();
+        for (i, &o) in out.iter().enumerate() {
+            let (b, t, c) = (i / (tokens * channels), i / channels % tokens, i % channels);
+            assert!((o as f64 - expected(b, t, c)).abs() < 1e-5, "{spec:?} at {b},{t},{c}: {o} vs {}", expected(b, t, c));
+        }
+    };
+    let base = ValueTransformSpec::default();
+    check(base, &|b, t, c| at(b, t, c));
+    let softmax = ValueTransformSpec { kind: ValueTransformKind::SoftmaxT, ..base };
+    check(softmax, &|b, t, c| softmax_t(b, t, c));
+    check(ValueTransformSpec { alpha: 0.25, scale: ValueScale::Tokens, ..softmax }, &|b, t, c| {
+        0.75 * at(b, t, c) + 0.25 * tokens as f64 * softmax_t(b, t, c)
+    });
+    check(ValueTransformSpec { alpha: 0.5, sign: -1.0, mode: MixMode::Add, scale: ValueScale::Factor(10.0), ..softmax }, &|b, t, c| {
+        at(b, t, c) - 0.5 * 10.0 * softmax_t(b, t, c)
+    });
+    check(ValueTransformSpec { kind: ValueTransformKind::SignedNorm, ..base }, &|b, t, c| signed_norm(b, t, c));
 }

@@ -136,6 +136,8 @@ pub enum EncoderSpec {
     Resnet18 {},
     /// nn-experiments' `EncoderConv2d`: conv + ReLU stages, flatten, linear.
     Conv(ConvOptions),
+    /// Compact Convolutional Transformer (Hassani et al. 2021).
+    Cct(CctOptions),
 }
 
 /// `encoder: vit`: torchvision `VisionTransformer`'s arguments.
@@ -152,6 +154,187 @@ pub struct VitOptions {
     pub dropout: f64,
     #[serde(default)]
     pub attention_dropout: f64,
+    /// Mixes attention's values with a transform of them (default: none).
+    #[serde(default)]
+    pub value_transform: ValueTransformSpec,
+}
+
+/// `encoder: cct`: the arguments of SHI-Labs/Compact-Transformers' `CCT` (August 2021).
+/// A `preset` (`cct_7_3x1`, ...) fills in the architecture; options given beside it win.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CctOptions {
+    #[serde(default)]
+    pub preset: Option<CctPreset>,
+    #[serde(default)]
+    pub num_layers: Option<usize>,
+    #[serde(default)]
+    pub num_heads: Option<usize>,
+    #[serde(default)]
+    pub mlp_ratio: Option<f64>,
+    #[serde(default)]
+    pub embedding_dim: Option<usize>,
+    /// Tokenizer convolution kernel size (3 in every preset).
+    #[serde(default)]
+    pub kernel_size: Option<usize>,
+    /// Tokenizer stages (conv, ReLU, max-pool).
+    #[serde(default)]
+    pub n_conv_layers: Option<usize>,
+    /// Tokenizer channels between the stages.
+    #[serde(default = "default_in_planes")]
+    pub in_planes: usize,
+    #[serde(default)]
+    pub positional_embedding: PositionalEmbedding,
+    #[serde(default)]
+    pub dropout: f64,
+    #[serde(default = "default_cct_attention_dropout")]
+    pub attention_dropout: f64,
+    /// Drop-path rate of the last layer; layer `i` uses `i / (num_layers - 1)` of it.
+    #[serde(default = "default_cct_stochastic_depth")]
+    pub stochastic_depth: f64,
+    /// Applied to the values of every attention layer.
+    #[serde(default)]
+    pub value_transform: ValueTransformSpec,
+    /// Applied to SeqPool's pooled values (the right-hand operand), not to its scorer.
+    #[serde(default)]
+    pub seq_pool_value_transform: ValueTransformSpec,
+}
+
+/// The named CCT variants `cct_<layers>_<kernel>x<conv layers>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CctPreset {
+    #[serde(rename = "cct_2_3x2")]
+    Cct2_3x2,
+    #[serde(rename = "cct_4_3x2")]
+    Cct4_3x2,
+    #[serde(rename = "cct_6_3x1")]
+    Cct6_3x1,
+    #[serde(rename = "cct_6_3x2")]
+    Cct6_3x2,
+    #[serde(rename = "cct_7_3x1")]
+    Cct7_3x1,
+    #[serde(rename = "cct_7_3x2")]
+    Cct7_3x2,
+    #[serde(rename = "cct_7_7x2")]
+    Cct7_7x2,
+    #[serde(rename = "cct_14_7x2")]
+    Cct14_7x2,
+}
+
+/// CCT's `positional_embedding`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PositionalEmbedding {
+    /// Trainable, truncated normal with std 0.2.
+    #[default]
+    Learnable,
+    /// Fixed sinusoidal (not trained).
+    Sine,
+    None,
+}
+
+/// `value_transform:` — replaces attention's values `V` (`[tokens, channels]` per head) by
+/// a mix with `T(V)`: `mix` gives `(1-alpha)·V + alpha·s·T(V)`, `add` gives
+/// `V + alpha·s·T(V)`, where `s = sign · scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValueTransformSpec {
+    #[serde(default)]
+    pub kind: ValueTransformKind,
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
+    /// +1 or -1.
+    #[serde(default = "default_sign")]
+    pub sign: f64,
+    #[serde(default)]
+    pub mode: MixMode,
+    #[serde(default)]
+    pub scale: ValueScale,
+}
+
+impl Default for ValueTransformSpec {
+    fn default() -> Self {
+        ValueTransformSpec {
+            kind: ValueTransformKind::None,
+            alpha: default_alpha(),
+            sign: default_sign(),
+            mode: MixMode::Mix,
+            scale: ValueScale::default(),
+        }
+    }
+}
+
+/// What `T(V)` is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueTransformKind {
+    /// `T(V) = V`: the option is off.
+    #[default]
+    None,
+    /// softmaxᵀ(V): a softmax over the token axis, for every channel separately.
+    SoftmaxT,
+    /// Min-max rescale of each sample's whole `V` to [-1, 1].
+    SignedNorm,
+}
+
+/// How `T(V)` is combined with `V`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MixMode {
+    #[default]
+    Mix,
+    Add,
+}
+
+/// The factor on `T(V)`: a number, or `tokens` (the token count, which makes a column
+/// softmax average 1 instead of 1/N).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValueScale {
+    Factor(f64),
+    Tokens,
+}
+
+impl Default for ValueScale {
+    fn default() -> Self {
+        ValueScale::Factor(1.0)
+    }
+}
+
+impl Serialize for ValueScale {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ValueScale::Factor(factor) => serializer.serialize_f64(*factor),
+            ValueScale::Tokens => serializer.serialize_str("tokens"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ValueScale {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScaleVisitor;
+        impl serde::de::Visitor<'_> for ScaleVisitor {
+            type Value = ValueScale;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number or `tokens`")
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<ValueScale, E> {
+                Ok(ValueScale::Factor(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ValueScale, E> {
+                Ok(ValueScale::Factor(v as f64))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ValueScale, E> {
+                Ok(ValueScale::Factor(v as f64))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ValueScale, E> {
+                match v {
+                    "tokens" => Ok(ValueScale::Tokens),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_any(ScaleVisitor)
+    }
 }
 
 /// `encoder: conv`: nn-experiments' `EncoderConv2d` arguments.
@@ -299,6 +482,21 @@ fn default_betas() -> [f64; 2] {
 }
 fn default_eps() -> f64 {
     1e-8
+}
+fn default_in_planes() -> usize {
+    64
+}
+fn default_cct_attention_dropout() -> f64 {
+    0.1
+}
+fn default_cct_stochastic_depth() -> f64 {
+    0.1
+}
+fn default_alpha() -> f64 {
+    1.0
+}
+fn default_sign() -> f64 {
+    1.0
 }
 fn default_probe_samples() -> usize {
     10_000

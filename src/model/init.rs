@@ -38,3 +38,11 @@ pub fn trunc_normal<const D: usize>(shape: impl Into<Shape>, std: f64, device: &
         tensor = tensor.mask_where(outside, draw());
     }
 }
+
+/// Compact-Transformers' Linear init: `trunc_normal_(weight, std=std)`, bias 0 (if any).
+pub fn linear_trunc_normal(d_input: usize, d_output: usize, std: f64, bias: bool, device: &Device) -> Linear {
+    Linear {
+        weight: trunc_normal([d_input, d_output], std, device),
+        bias: bias.then(|| Initializer::Zeros.init([d_output], device)),
+    }
+}

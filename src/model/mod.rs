@@ -12,16 +12,20 @@
 //! Initialisation draws from the backend's generator: seed it first with
 //! [`crate::backend::seed`].
 
+pub mod attention;
+pub mod cct;
 pub mod conv;
 mod init;
 pub mod resnet;
+pub mod value_transform;
 pub mod vit;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
-use crate::config::schema::{EncoderSpec, ModelSpec};
+use crate::config::schema::{EncoderSpec, ModelSpec, ValueTransformSpec};
+use cct::{Cct, CctArchitecture, CctOptions};
 use conv::ConvEncoder;
 use resnet::ResNet18;
 use vit::VisionTransformer;
@@ -32,6 +36,7 @@ pub enum Encoder {
     Vit(VisionTransformer),
     Resnet18(ResNet18),
     Conv(ConvEncoder),
+    Cct(Cct),
 }
 
 /// Encoder, then the classification head `linear`.
@@ -60,6 +65,9 @@ impl Model {
             EncoderSpec::Vit(o) => Encoder::Vit(VisionTransformer::new(o, input_shape[0], code_size, device)),
             EncoderSpec::Resnet18 {} => Encoder::Resnet18(ResNet18::new(input_shape[0], code_size, device)),
             EncoderSpec::Conv(o) => Encoder::Conv(ConvEncoder::new(o, input_shape, code_size, device)),
+            EncoderSpec::Cct(o) => {
+                Encoder::Cct(Cct::new(o, &cct_architecture(o)?, input_shape, code_size, device))
+            }
         };
         let linear = LinearConfig::new(embedding_dim(spec, input_shape), spec.classes).init(device);
         Ok(Self { encoder, linear })
@@ -88,6 +96,7 @@ impl Encoder {
             Self::Vit(m) => m.forward(images),
             Self::Resnet18(m) => m.forward(images),
             Self::Conv(m) => m.forward(images),
+            Self::Cct(m) => m.forward(images),
         }
     }
 }
@@ -132,9 +141,6 @@ impl std::fmt::Display for InvalidModel {
 
 /// Checks a model block against the data's `[C, H, W]`.
 pub fn validate(spec: &ModelSpec, [c, h, w]: [usize; 3]) -> Result<(), InvalidModel> {
-    let invalid = |key: &str, message: String, hint: &'static str| {
-        Err(InvalidModel { key: key.to_string(), message, hint })
-    };
     let positive = |key: &str, value: usize| match value {
         0 => invalid(key, format!("`{key}` must be at least 1"), "use a positive size"),
         _ => Ok(()),
@@ -165,6 +171,7 @@ pub fn validate(spec: &ModelSpec, [c, h, w]: [usize; 3]) -> Result<(), InvalidMo
             }
             probability("dropout", o.dropout)?;
             probability("attention_dropout", o.attention_dropout)?;
+            validate_value_transform("value_transform", &o.value_transform)?;
             if o.hidden_dim % o.num_heads != 0 {
                 return invalid(
                     "num_heads",
@@ -188,6 +195,7 @@ pub fn validate(spec: &ModelSpec, [c, h, w]: [usize; 3]) -> Result<(), InvalidMo
             }
         }
         EncoderSpec::Resnet18 {} => {}
+        EncoderSpec::Cct(o) => validate_cct(o)?,
         EncoderSpec::Conv(o) => {
             if o.channels.is_empty() {
                 return invalid(
@@ -214,12 +222,76 @@ pub fn validate(spec: &ModelSpec, [c, h, w]: [usize; 3]) -> Result<(), InvalidMo
     Ok(())
 }
 
+fn invalid(key: &str, message: String, hint: &'static str) -> Result<(), InvalidModel> {
+    Err(InvalidModel { key: key.to_string(), message, hint })
+}
+
+/// The preset combined with the options; names the missing option.
+fn cct_architecture(options: &CctOptions) -> Result<CctArchitecture, InvalidModel> {
+    options.architecture().map_err(|key| InvalidModel {
+        key: key.to_string(),
+        message: format!("cct needs `{key}` (or a `preset` that sets it)"),
+        hint: "name a preset, e.g. `preset: cct_7_3x1`, or give num_layers, num_heads, mlp_ratio, embedding_dim, kernel_size and n_conv_layers",
+    })
+}
+
+fn validate_cct(o: &CctOptions) -> Result<(), InvalidModel> {
+    let a = cct_architecture(o)?;
+    for (key, value) in [
+        ("num_layers", a.num_layers),
+        ("num_heads", a.num_heads),
+        ("embedding_dim", a.embedding_dim),
+        ("kernel_size", a.kernel_size),
+        ("n_conv_layers", a.n_conv_layers),
+        ("in_planes", o.in_planes),
+    ] {
+        if value == 0 {
+            return invalid(key, format!("`{key}` must be at least 1"), "use a positive size");
+        }
+    }
+    if a.dim_feedforward() == 0 {
+        return invalid(
+            "mlp_ratio",
+            format!("mlp_ratio {} gives an MLP of width 0", a.mlp_ratio),
+            "the MLP is int(embedding_dim * mlp_ratio) wide: use a ratio such as 1 or 2",
+        );
+    }
+    for (key, p) in
+        [("dropout", o.dropout), ("attention_dropout", o.attention_dropout), ("stochastic_depth", o.stochastic_depth)]
+    {
+        if !(0.0..1.0).contains(&p) {
+            return invalid(key, format!("`{key}` must be in [0, 1), got {p}"), "a probability, e.g. 0.1");
+        }
+    }
+    validate_value_transform("value_transform", &o.value_transform)?;
+    validate_value_transform("seq_pool_value_transform", &o.seq_pool_value_transform)?;
+    if a.embedding_dim % a.num_heads != 0 {
+        return invalid(
+            "num_heads",
+            format!("embedding_dim {} is not divisible by num_heads {}", a.embedding_dim, a.num_heads),
+            "pick num_heads that divides embedding_dim",
+        );
+    }
+    Ok(())
+}
+
+fn validate_value_transform(key: &str, spec: &ValueTransformSpec) -> Result<(), InvalidModel> {
+    if spec.sign != 1.0 && spec.sign != -1.0 {
+        return invalid(&format!("{key}.sign"), format!("`sign` must be 1 or -1, got {}", spec.sign), "write `sign: 1` or `sign: -1`");
+    }
+    if !spec.alpha.is_finite() {
+        return invalid(&format!("{key}.alpha"), format!("`alpha` must be a finite number, got {}", spec.alpha), "e.g. `alpha: 0.5`");
+    }
+    Ok(())
+}
+
 /// Size of the embedding: `code_size`, or the encoder's pooled feature size.
 pub fn embedding_dim(spec: &ModelSpec, input_shape: [usize; 3]) -> usize {
     spec.code_size.unwrap_or_else(|| match &spec.encoder {
         EncoderSpec::Vit(o) => o.hidden_dim,
         EncoderSpec::Resnet18 {} => ResNet18::FEATURES,
         EncoderSpec::Conv(o) => ConvEncoder::features(o, input_shape),
+        EncoderSpec::Cct(o) => o.architecture().map_or(0, |a| a.embedding_dim),
     })
 }
 
@@ -231,6 +303,7 @@ pub fn count_params(spec: &ModelSpec, input_shape: [usize; 3]) -> Result<usize, 
         EncoderSpec::Vit(o) => VisionTransformer::count_params(o, input_shape[0], code_size),
         EncoderSpec::Resnet18 {} => ResNet18::count_params(input_shape[0], code_size),
         EncoderSpec::Conv(o) => ConvEncoder::count_params(o, input_shape, code_size),
+        EncoderSpec::Cct(o) => Cct::count_params(o, &cct_architecture(o)?, input_shape, code_size),
     };
     let head = embedding_dim(spec, input_shape) * spec.classes + spec.classes;
     Ok(encoder + head)

@@ -2,13 +2,15 @@
 //! module names, forward pass and initialisation. Two differences: the patch projection
 //! takes the data's channel count (torchvision hard-codes 3), and `validate` requires
 //! `patch_size` to divide `image_size` (torchvision silently drops the remainder).
+//! The attention takes the `value_transform` option (none by default).
 
 use burn::module::{Initializer, Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Tensor};
 
+use super::attention::MultiheadAttention;
 use super::init;
 
 /// torchvision's LayerNorm epsilon in the ViT (`partial(nn.LayerNorm, eps=1e-6)`).
@@ -49,16 +51,6 @@ pub struct EncoderBlock {
     pub dropout: Dropout,
     pub ln_2: LayerNorm,
     pub mlp: MlpBlock,
-}
-
-/// `nn.MultiheadAttention(batch_first=True)` with its fused q/k/v input projection
-/// (torch's `in_proj_weight`/`in_proj_bias` are `in_proj.weight`/`in_proj.bias` here).
-#[derive(Module, Debug)]
-pub struct MultiheadAttention {
-    pub in_proj: Linear,
-    pub out_proj: Linear,
-    pub dropout: Dropout,
-    pub num_heads: usize,
 }
 
 /// torchvision's `MLPBlock`: Linear, GELU, Dropout, Linear, Dropout (torch's `mlp.0`/`mlp.3`
@@ -151,7 +143,7 @@ impl EncoderBlock {
         let d = options.hidden_dim;
         Self {
             ln_1: LayerNormConfig::new(d).with_epsilon(LN_EPS).init(device),
-            self_attention: MultiheadAttention::new(options, device),
+            self_attention: torch_multihead_attention(options, device),
             dropout: DropoutConfig::new(options.dropout).init(),
             ln_2: LayerNormConfig::new(d).with_epsilon(LN_EPS).init(device),
             mlp: MlpBlock::new(options, device),
@@ -166,39 +158,21 @@ impl EncoderBlock {
     }
 }
 
-impl MultiheadAttention {
-    /// torch's `_reset_parameters`: xavier_uniform in_proj weight, zero biases, default
-    /// Linear init for the out_proj weight.
-    fn new(options: &VitOptions, device: &Device) -> Self {
-        let d = options.hidden_dim;
-        let mut out_proj = LinearConfig::new(d, d).init(device);
-        out_proj.bias = Some(Initializer::Zeros.init([d], device));
-        Self {
-            in_proj: init::linear(
-                d,
-                3 * d,
-                Initializer::XavierUniform { gain: 1.0 },
-                Initializer::Zeros,
-                device,
-            ),
-            out_proj,
-            dropout: DropoutConfig::new(options.attention_dropout).init(),
-            num_heads: options.num_heads,
-        }
-    }
-
-    /// Self-attention over `[batch, seq, d]`.
-    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let [b, s, d] = x.dims();
-        let (h, dh) = (self.num_heads, d / self.num_heads);
-        let split_heads = |t: Tensor<3>| t.reshape([b, s, h, dh]).swap_dims(1, 2);
-        let mut qkv = self.in_proj.forward(x).chunk(3, 2).into_iter().map(split_heads);
-        let (q, k, v) = (qkv.next().unwrap(), qkv.next().unwrap(), qkv.next().unwrap());
-        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((dh as f64).sqrt());
-        let weights = self.dropout.forward(softmax(scores, 3));
-        let out = weights.matmul(v).swap_dims(1, 2).reshape([b, s, d]);
-        self.out_proj.forward(out)
-    }
+/// torch's `nn.MultiheadAttention._reset_parameters`: xavier_uniform in_proj weight, zero
+/// biases, default Linear init for the out_proj weight.
+fn torch_multihead_attention(options: &VitOptions, device: &Device) -> MultiheadAttention {
+    let d = options.hidden_dim;
+    let in_proj =
+        init::linear(d, 3 * d, Initializer::XavierUniform { gain: 1.0 }, Initializer::Zeros, device);
+    let mut out_proj = LinearConfig::new(d, d).init(device);
+    out_proj.bias = Some(Initializer::Zeros.init([d], device));
+    MultiheadAttention::new(
+        in_proj,
+        out_proj,
+        options.num_heads,
+        options.attention_dropout,
+        options.value_transform,
+    )
 }
 
 impl MlpBlock {
