@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use expgrid::config::schema::{AugmentMode, TransformSpec};
-use expgrid::data::DataError;
-use expgrid::data::augment::trivial_augment::{Op, apply_op};
+use expgrid::data::augment::policy::{Op, Space, apply_op};
+use expgrid::data::augment::trivial_augment::OPS;
 use expgrid::data::augment::{Pipeline, ops};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -22,7 +22,7 @@ fn unhex(text: &str) -> Vec<u8> {
 }
 
 fn op_named(name: &str) -> Op {
-    *Op::ALL.iter().find(|op| op.name() == name).unwrap_or_else(|| panic!("unknown op {name}"))
+    Op::named(name).unwrap_or_else(|| panic!("unknown op {name}"))
 }
 
 #[test]
@@ -33,7 +33,7 @@ fn magnitude_tables_match_torchvision() {
         for (name, expected) in tables.as_object().unwrap() {
             let expected: Vec<f64> =
                 expected.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-            let ours = op_named(name).magnitudes(bins).unwrap();
+            let ours = Space::WIDE.magnitudes(op_named(name), bins).unwrap();
             assert_eq!(ours, expected, "{name} with {bins} bins");
         }
     }
@@ -59,13 +59,16 @@ fn all_14_ops_match_torchvision() {
             (shape, unhex(img["pixels"].as_str().unwrap()))
         })
         .collect();
-    let table = |op: Op| op.magnitudes(31);
+    let table = |op: Op| Space::WIDE.magnitudes(op, 31);
     // op -> (cases, differing pixels, pixels, max abs difference)
     let mut stats: BTreeMap<&str, (usize, usize, usize, u8)> = BTreeMap::new();
-    let mut seen = std::collections::HashSet::new();
+    // The ops in the order the fixture (torchvision's `_augmentation_space`) lists them.
+    let mut seen = Vec::new();
     for case in data["cases"].as_array().unwrap() {
         let op = op_named(case["op"].as_str().unwrap());
-        seen.insert(op);
+        if !seen.contains(&op) {
+            seen.push(op);
+        }
         let (shape, pixels) = &images[case["image"].as_u64().unwrap() as usize];
         let shape = [shape[0], shape[1], shape[2]];
         let magnitude = match (table(op), case["bin"].as_u64()) {
@@ -89,7 +92,7 @@ fn all_14_ops_match_torchvision() {
             assert_eq!(ours, expected, "{} magnitude {magnitude} on image {}", op.name(), case["image"]);
         }
     }
-    assert_eq!(seen.len(), 14, "every op has fixtures");
+    assert_eq!(seen, OPS, "every op has fixtures, in the order TrivialAugmentWide draws them");
     for (name, (cases, differing, total, max)) in &stats {
         println!("{name:>12}: {cases:3} cases, {differing:5} of {total:6} pixels differ, max abs diff {max}");
     }
@@ -154,6 +157,15 @@ fn per_sample_draws_an_op_per_image() {
     assert!(distinct_images(&images, 3 * 28 * 28) > 16, "identical inputs got different ops");
 }
 
+/// torchvision's output for a channel spanning 7 grey levels, where one float32 division
+/// `255 / 7` (instead of torch's reciprocal, then multiply) would give 254 for the maximum.
+#[test]
+fn autocontrast_scales_like_torch() {
+    let mut img: Vec<u8> = (10..18).collect();
+    ops::autocontrast(&mut img, [1, 1, 8]);
+    assert_eq!(img, vec![0, 36, 72, 109, 145, 182, 218, 255]);
+}
+
 #[test]
 fn horizontal_flip_and_random_crop() {
     let shape = [1, 2, 3];
@@ -216,15 +228,9 @@ fn transform_errors_are_clear() {
     let normalize = TransformSpec::Normalize { mean: vec![0.5], std: vec![0.5] };
     let message = transform_error(&[normalize, TransformSpec::HorizontalFlip { p: 0.5 }], [1, 28, 28]);
     assert!(message.contains("must be the last"), "{message}");
-    let message = transform_error(&[TransformSpec::AutoaugmentCifar10 {}], [3, 32, 32]);
-    assert!(message.contains("autoaugment_cifar10 is not implemented yet"), "{message}");
     let few_bins = TransformSpec::TrivialAugmentWide { mode: AugmentMode::PerSample, num_magnitude_bins: 1 };
     assert!(transform_error(&[few_bins], [1, 28, 28]).contains("at least 2"));
     assert!(transform_error(&[TransformSpec::HorizontalFlip { p: 1.5 }], [1, 28, 28]).contains("[0, 1]"));
     let zero_std = TransformSpec::Normalize { mean: vec![0.5], std: vec![0.0] };
     assert!(transform_error(&[zero_std], [1, 28, 28]).contains("positive"));
-    assert!(matches!(
-        Pipeline::new(&[TransformSpec::AutoaugmentCifar10 {}], [3, 32, 32]),
-        Err(DataError::NotImplemented(_))
-    ));
 }

@@ -88,9 +88,12 @@ pub enum TransformSpec {
         #[serde(default = "default_magnitude_bins")]
         num_magnitude_bins: usize,
     },
-    /// torchvision `AutoAugment(AutoAugmentPolicy.CIFAR10)` (registered; implemented later).
+    /// torchvision `AutoAugment(AutoAugmentPolicy.CIFAR10)` on uint8 images.
     #[serde(rename = "autoaugment_cifar10")]
-    AutoaugmentCifar10 {},
+    AutoaugmentCifar10 {
+        #[serde(default)]
+        mode: AugmentMode,
+    },
     /// Random crop back to the image size after zero padding.
     RandomCrop {
         #[serde(default)]

@@ -43,9 +43,6 @@ pub enum DataError {
     /// A `train_input_transforms:` entry is invalid for this data.
     #[error("train_input_transforms: {0}")]
     Transform(String),
-    /// A registered name whose implementation has not been written yet.
-    #[error("{0} is not implemented yet")]
-    NotImplemented(&'static str),
     /// A batching parameter is invalid.
     #[error("batching: {0}")]
     Batching(String),

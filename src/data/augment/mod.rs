@@ -1,21 +1,52 @@
 //! `train_input_transforms:` as a pipeline: u8 ops in list order, then scaling to [0, 1],
 //! then the optional `normalize`.
 
+pub mod autoaugment;
 pub mod ops;
+pub mod policy;
 pub mod trivial_augment;
 
 use rand::RngExt;
 
 use super::error::DataError;
 use crate::config::schema::{AugmentMode, TransformSpec};
-use trivial_augment::{Choice, TrivialAugmentWide};
+use autoaugment::AutoAugment;
+use policy::Choice;
+use trivial_augment::TrivialAugmentWide;
 
 /// One u8 step of the pipeline.
 #[derive(Debug, Clone, PartialEq)]
 enum Step {
-    TrivialAugment { augment: TrivialAugmentWide, mode: AugmentMode },
+    Policy { policy: Policy, mode: AugmentMode },
     RandomCrop { padding: usize },
     HorizontalFlip { p: f64 },
+}
+
+/// A random augmentation policy: draws ops, which the step then applies.
+#[derive(Debug, Clone, PartialEq)]
+enum Policy {
+    TrivialAugmentWide(TrivialAugmentWide),
+    AutoAugment(AutoAugment),
+}
+
+/// The ops one draw of a policy applies, in order (`None`: nothing).
+type Drawn = [Option<Choice>; 2];
+
+impl Policy {
+    fn draw(&self, rng: &mut impl rand::Rng) -> Drawn {
+        match self {
+            Policy::TrivialAugmentWide(augment) => [Some(augment.choose(rng)), None],
+            Policy::AutoAugment(augment) => augment.choose(rng).ops,
+        }
+    }
+
+    /// The policy's transform name, for errors.
+    fn name(&self) -> &'static str {
+        match self {
+            Policy::TrivialAugmentWide(_) => "trivial_augment_wide",
+            Policy::AutoAugment(_) => "autoaugment_cifar10",
+        }
+    }
 }
 
 /// Per-channel `(x - mean) / std` on the [0, 1] floats.
@@ -53,16 +84,11 @@ impl Pipeline {
                             "trivial_augment_wide: num_magnitude_bins is {num_magnitude_bins}, it must be at least 2"
                         ))
                     })?;
-                    if shape[0] != 1 && shape[0] != 3 {
-                        return Err(DataError::Transform(format!(
-                            "trivial_augment_wide works on 1- or 3-channel images, these have {}",
-                            shape[0]
-                        )));
-                    }
-                    pipeline.steps.push(Step::TrivialAugment { augment, mode: *mode });
+                    pipeline.push_policy(Policy::TrivialAugmentWide(augment), *mode)?;
                 }
-                TransformSpec::AutoaugmentCifar10 {} => {
-                    return Err(DataError::NotImplemented("autoaugment_cifar10"));
+                TransformSpec::AutoaugmentCifar10 { mode } => {
+                    let augment = AutoAugment::cifar10(shape[1], shape[2]);
+                    pipeline.push_policy(Policy::AutoAugment(augment), *mode)?;
                 }
                 TransformSpec::RandomCrop { padding } => {
                     pipeline.steps.push(Step::RandomCrop { padding: *padding })
@@ -83,6 +109,19 @@ impl Pipeline {
         Ok(pipeline)
     }
 
+    /// Adds a policy step; the policies' ops work on 1- or 3-channel images only.
+    fn push_policy(&mut self, policy: Policy, mode: AugmentMode) -> Result<(), DataError> {
+        let channels = self.shape[0];
+        if channels != 1 && channels != 3 {
+            return Err(DataError::Transform(format!(
+                "{} works on 1- or 3-channel images, these have {channels}",
+                policy.name()
+            )));
+        }
+        self.steps.push(Step::Policy { policy, mode });
+        Ok(())
+    }
+
     /// The part of the pipeline that also applies to validation data: only `normalize`,
     /// so the model sees inputs on the same scale.
     pub fn for_validation(&self) -> Pipeline {
@@ -98,11 +137,11 @@ impl Pipeline {
     /// All randomness comes from `rng`: per-batch choices first, then each image in order.
     pub fn augment(&self, images: &mut [u8], rng: &mut impl rand::Rng) {
         let size: usize = self.shape.iter().product();
-        let batch_choices: Vec<Option<Choice>> = self
+        let batch_choices: Vec<Option<Drawn>> = self
             .steps
             .iter()
             .map(|step| match step {
-                Step::TrivialAugment { augment, mode: AugmentMode::PerBatch } => Some(augment.choose(rng)),
+                Step::Policy { policy, mode: AugmentMode::PerBatch } => Some(policy.draw(rng)),
                 _ => None,
             })
             .collect();
@@ -116,14 +155,14 @@ impl Pipeline {
     fn apply_step(
         &self,
         step: &Step,
-        batch_choice: Option<Choice>,
+        batch_choice: Option<Drawn>,
         image: &mut [u8],
         rng: &mut impl rand::Rng,
     ) {
         match step {
-            Step::TrivialAugment { augment, .. } => {
-                let choice = batch_choice.unwrap_or_else(|| augment.choose(rng));
-                trivial_augment::apply_op(image, self.shape, choice.op, choice.magnitude);
+            Step::Policy { policy, .. } => {
+                let drawn = batch_choice.unwrap_or_else(|| policy.draw(rng));
+                drawn.iter().flatten().for_each(|choice| choice.apply(image, self.shape));
             }
             Step::RandomCrop { padding } => {
                 let top = rng.random_range(0..=2 * padding);
