@@ -13,6 +13,7 @@
 //! [`crate::backend::seed`].
 
 pub mod conv;
+pub mod convnn;
 mod init;
 pub mod resnet;
 pub mod vit;
