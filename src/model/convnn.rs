@@ -11,6 +11,8 @@
 //! the K best, their weights (a softmax over the K, or the raw values), the K weighted value
 //! vectors `v_j` laid out one after another (`N·K` positions), and a Conv1d with kernel and
 //! stride K that turns them back into `N` positions; then the output projection `W_o`.
+//! `random` sampling draws one permutation per forward pass from burn's seeded generator
+//! (the reference's `torch.randperm`), in training and evaluation alike, as the reference.
 //!
 //! Deviations from the reference:
 //! - heads are split and merged as in standard attention. The reference's `batch_split`
@@ -218,7 +220,11 @@ impl ConvNnAttention {
             }
             let split = convnn_width(options, dim);
             let other = dim - split;
-            if split == 0 || other == 0 || split % num_heads != 0 || other % num_heads != 0 {
+            if split == 0
+                || other == 0
+                || !split.is_multiple_of(num_heads)
+                || !other.is_multiple_of(num_heads)
+            {
                 return invalid(
                     key,
                     format!(
@@ -228,7 +234,7 @@ impl ConvNnAttention {
                 );
             }
         }
-        if dim % num_heads != 0 {
+        if !dim.is_multiple_of(num_heads) {
             return invalid(
                 "num_heads",
                 format!("width {dim} is not divisible by num_heads {num_heads}"),
