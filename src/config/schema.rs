@@ -507,3 +507,127 @@ fn default_probe_samples() -> usize {
 fn default_group_over() -> Vec<String> {
     vec!["seed".to_string()]
 }
+
+// ConvNN attention ---------------------------------------------------------------------
+
+/// `attention: convnn`: Kang & Farias 2025, "Attention Via Convolutional Nearest Neighbors"
+/// (mingikang31/Convolutional-Nearest-Neighbor-Attention, `layers.py`:
+/// `MultiHeadConvNNAttention`, `MultiHeadBranchingConv`, `MultiHeadBranchingAttention`).
+/// The defaults are the reference's (`vision_main.py`, the layers' keyword defaults, and
+/// `magnitude_type: matmul` of its logged runs).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConvNnOptions {
+    /// Neighbours per token (`K`), also the Conv1d's kernel size and stride.
+    #[serde(default = "default_convnn_k")]
+    pub k: usize,
+    /// How a token's key is compared with the queries (`magnitude_type`).
+    #[serde(default)]
+    pub similarity: ConvNnSimilarity,
+    /// Which tokens are neighbour candidates (`sampling_type`, `num_samples`, `sample_padding`).
+    #[serde(default)]
+    pub sampling: ConvNnSampling,
+    /// Softmax over each token's K similarities before they weight the gathered values
+    /// (`softmax_topk_val`); without it the raw similarities (or 1/distance) weight them.
+    #[serde(default = "default_softmax_topk")]
+    pub softmax_topk: bool,
+    /// The Conv1d over the gathered neighbours (`convolution_type`).
+    #[serde(default)]
+    pub conv: ConvNnConv,
+    /// Channels split between ConvNN attention and a second branch (`branch_ratio`).
+    #[serde(default)]
+    pub branch: ConvNnBranch,
+}
+
+impl Default for ConvNnOptions {
+    fn default() -> Self {
+        ConvNnOptions {
+            k: default_convnn_k(),
+            similarity: ConvNnSimilarity::default(),
+            sampling: ConvNnSampling::default(),
+            softmax_topk: default_softmax_topk(),
+            conv: ConvNnConv::default(),
+            branch: ConvNnBranch::default(),
+        }
+    }
+}
+
+/// ConvNN's token similarity between key `k_i` and query `q_j` (per head).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConvNnSimilarity {
+    /// `k_i · q_j / sqrt(head_dim)`, the K largest (what the reference's runs use).
+    #[default]
+    Matmul,
+    /// Cosine of `k_i` and `q_j`, the K largest.
+    Cosine,
+    /// Euclidean distance `|k_i - q_j|`, the K smallest.
+    Euclidean,
+}
+
+/// ConvNN's neighbour candidates. With `random` or `spatial` only the sampled tokens get a
+/// query; every token's first neighbour is itself (weight 1 before the softmax) and the
+/// other K-1 come from the samples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ConvNnSampling {
+    /// Every token is a candidate.
+    #[default]
+    All,
+    /// `samples` tokens drawn without replacement at every forward pass (training and
+    /// evaluation, as in the reference), the same for the whole batch.
+    Random { samples: usize },
+    /// `samples` evenly spaced tokens from `padding` to `tokens - padding - 1`.
+    Spatial {
+        samples: usize,
+        #[serde(default)]
+        padding: usize,
+    },
+}
+
+/// The Conv1d (kernel K, stride K, no bias) over the K gathered values of every token.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConvNnConv {
+    /// Full `head_dim -> head_dim` convolution.
+    Standard,
+    /// One filter per channel, initialised to ones.
+    #[default]
+    Depthwise,
+    /// Depthwise (default initialisation), then a pointwise `head_dim -> head_dim` Conv1d.
+    DepthwiseSeparable,
+}
+
+/// The branching variants: the first `floor(ratio · dim)` channels go through ConvNN
+/// attention, the rest through the other branch (both with all the heads); the two
+/// outputs are concatenated and mixed by a Linear (`pointwise_linear`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ConvNnBranch {
+    /// ConvNN attention over all channels.
+    #[default]
+    None,
+    /// `MultiHeadBranchingConv`: the other branch is a per-head Conv1d ("same" padding)
+    /// between two Linear layers.
+    Conv1d {
+        #[serde(default = "default_half")]
+        ratio: f64,
+        #[serde(default = "default_convnn_kernel_size")]
+        kernel_size: usize,
+    },
+    /// `MultiHeadBranchingAttention`: the other branch is softmax attention.
+    Attention {
+        #[serde(default = "default_half")]
+        ratio: f64,
+    },
+}
+
+fn default_convnn_k() -> usize {
+    9
+}
+fn default_softmax_topk() -> bool {
+    true
+}
+fn default_convnn_kernel_size() -> usize {
+    9
+}

@@ -15,6 +15,7 @@
 pub mod attention;
 pub mod cct;
 pub mod conv;
+pub mod convnn;
 mod init;
 pub mod resnet;
 pub mod value_transform;
