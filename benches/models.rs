@@ -31,6 +31,7 @@ fn vit(patch_size: usize) -> EncoderSpec {
         mlp_dim: 512,
         dropout: 0.0,
         attention_dropout: 0.0,
+        attention: Default::default(),
         value_transform: Default::default(),
     })
 }

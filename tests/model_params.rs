@@ -6,9 +6,15 @@ use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor};
 use expgrid::backend;
 use expgrid::config::schema::{
-    CctOptions, CctPreset, ConvOptions, EncoderSpec, MixMode, ModelSpec, PositionalEmbedding, ValueScale,
-    ValueTransformKind, ValueTransformSpec, VitOptions,
+    AttentionSpec, CctOptions, CctPreset, ConvNnBranch, ConvNnConv, ConvNnOptions, ConvNnSampling,
+    ConvOptions, EncoderSpec, MixMode, ModelSpec, PositionalEmbedding, ValueScale, ValueTransformKind,
+    ValueTransformSpec, VitOptions,
 };
+
+/// ConvNN on half the channels beside softmax attention on the other half.
+fn convnn_branching() -> ConvNnOptions {
+    ConvNnOptions { branch: ConvNnBranch::Attention { ratio: 0.5 }, ..Default::default() }
+}
 use expgrid::model::cct::Cct;
 use expgrid::model::{Model, count_params, embedding_dim, validate};
 
@@ -22,8 +28,15 @@ fn vit(patch_size: usize, num_heads: usize, hidden_dim: usize) -> EncoderSpec {
         mlp_dim: 512,
         dropout: 0.0,
         attention_dropout: 0.0,
+        attention: Default::default(),
         value_transform: Default::default(),
     })
+}
+
+/// `vit(7, heads, 64)` with ConvNN attention.
+fn vit_convnn(num_heads: usize, convnn: ConvNnOptions) -> EncoderSpec {
+    let EncoderSpec::Vit(options) = vit(7, num_heads, 64) else { unreachable!() };
+    EncoderSpec::Vit(VitOptions { attention: AttentionSpec::Convnn(convnn), ..options })
 }
 
 fn conv(channels: Vec<usize>, kernel_size: usize, stride: usize, padding: usize) -> EncoderSpec {
@@ -77,6 +90,8 @@ fn closed_form_count_matches_built_models() {
         (spec(EncoderSpec::Resnet18 {}, None, 10), [1, 32, 32]),
         (spec(conv(vec![32, 32, 32], 3, 1, 0), Some(128), 10), [3, 28, 28]),
         (spec(conv(vec![16, 8], 5, 2, 1), None, 10), [1, 28, 28]),
+        (spec(vit_convnn(2, ConvNnOptions::default()), Some(16), 10), [1, 28, 28]),
+        (spec(vit_convnn(4, convnn_branching()), None, 10), [3, 28, 28]),
     ];
     for (s, shape) in cases {
         assert_eq!(count_params(&s, shape).unwrap(), built_params(&s, shape), "{s:?}");
@@ -115,6 +130,20 @@ fn forward_shapes() {
         (conv(vec![4, 4], 3, 2, 0), None),
         (EncoderSpec::Cct(cct(Some(CctPreset::Cct2_3x2))), Some(16)),
         (EncoderSpec::Cct(cct(Some(CctPreset::Cct6_3x1))), None),
+        (
+            vit_convnn(
+                1,
+                ConvNnOptions { sampling: ConvNnSampling::Random { samples: 8 }, ..Default::default() },
+            ),
+            None,
+        ),
+        (
+            EncoderSpec::Cct(CctOptions {
+                attention: AttentionSpec::Convnn(convnn_branching()),
+                ..cct(Some(CctPreset::Cct2_3x2))
+            }),
+            Some(8),
+        ),
     ] {
         let s = spec(encoder, code_size, 10);
         let out = Model::new(&s, [3, 28, 28], &device()).unwrap().forward(images.clone());
@@ -186,6 +215,7 @@ fn cct(preset: Option<CctPreset>) -> CctOptions {
         dropout: 0.0,
         attention_dropout: 0.1,
         stochastic_depth: 0.1,
+        attention: Default::default(),
         value_transform: ValueTransformSpec::default(),
         seq_pool_value_transform: ValueTransformSpec::default(),
     }
@@ -212,6 +242,9 @@ fn cct_closed_form_count_matches_built_models() {
     by_hand.in_planes = 16;
     let mut preset_and_override = cct(Some(CctPreset::Cct7_3x1));
     preset_and_override.embedding_dim = Some(64);
+    let mut convnn = cct(Some(CctPreset::Cct2_3x2));
+    convnn.attention =
+        AttentionSpec::Convnn(ConvNnOptions { conv: ConvNnConv::Standard, ..Default::default() });
     for (options, code_size, shape) in [
         (cct(Some(CctPreset::Cct6_3x1)), Some(128), [3, 28, 28]),
         (cct(Some(CctPreset::Cct7_3x2)), None, [1, 28, 28]),
@@ -219,6 +252,7 @@ fn cct_closed_form_count_matches_built_models() {
         (sine, Some(16), [3, 28, 28]),
         (by_hand, None, [3, 28, 28]),
         (preset_and_override, Some(32), [3, 28, 28]),
+        (convnn, None, [1, 28, 28]),
     ] {
         let s = spec(EncoderSpec::Cct(options), code_size, 10);
         assert_eq!(count_params(&s, shape).unwrap(), built_params(&s, shape), "{s:?}");
@@ -246,7 +280,8 @@ fn cct_presets_follow_compact_transformers() {
 #[test]
 fn cct_validation_names_the_problem() {
     let _serial = serial();
-    let err = |options: CctOptions, shape| validate(&spec(EncoderSpec::Cct(options), None, 10), shape).unwrap_err();
+    let err =
+        |options: CctOptions, shape| validate(&spec(EncoderSpec::Cct(options), None, 10), shape).unwrap_err();
     let e = err(cct(None), [3, 28, 28]);
     assert_eq!(e.key, "num_layers");
     assert!(e.message.contains("or a `preset`"), "{}", e.message);
@@ -261,6 +296,11 @@ fn cct_validation_names_the_problem() {
     let mut depth = cct(Some(CctPreset::Cct2_3x2));
     depth.stochastic_depth = 1.0;
     assert_eq!(err(depth, [3, 28, 28]).key, "stochastic_depth");
+    let mut too_many_neighbours = cct(Some(CctPreset::Cct2_3x2));
+    too_many_neighbours.attention = AttentionSpec::Convnn(ConvNnOptions { k: 50, ..Default::default() });
+    let e = err(too_many_neighbours, [3, 28, 28]);
+    assert_eq!(e.key, "attention.convnn.k");
+    assert!(e.message.contains("larger than the 49 tokens"), "{}", e.message);
     let mut sign = cct(Some(CctPreset::Cct2_3x2));
     sign.seq_pool_value_transform.sign = 2.0;
     assert_eq!(err(sign, [3, 28, 28]).key, "seq_pool_value_transform.sign");
@@ -306,7 +346,11 @@ fn value_transform_matches_its_definition() {
         let out = spec.apply(v.clone(), 1).into_data().try_to_vec::<f32>().unwrap();
         for (i, &o) in out.iter().enumerate() {
             let (b, t, c) = (i / (tokens * channels), i / channels % tokens, i % channels);
-            assert!((o as f64 - expected(b, t, c)).abs() < 1e-5, "{spec:?} at {b},{t},{c}: {o} vs {}", expected(b, t, c));
+            assert!(
+                (o as f64 - expected(b, t, c)).abs() < 1e-5,
+                "{spec:?} at {b},{t},{c}: {o} vs {}",
+                expected(b, t, c)
+            );
         }
     };
     let base = ValueTransformSpec::default();
@@ -316,8 +360,17 @@ fn value_transform_matches_its_definition() {
     check(ValueTransformSpec { alpha: 0.25, scale: ValueScale::Tokens, ..softmax }, &|b, t, c| {
         0.75 * at(b, t, c) + 0.25 * tokens as f64 * softmax_t(b, t, c)
     });
-    check(ValueTransformSpec { alpha: 0.5, sign: -1.0, mode: MixMode::Add, scale: ValueScale::Factor(10.0), ..softmax }, &|b, t, c| {
-        at(b, t, c) - 0.5 * 10.0 * softmax_t(b, t, c)
+    check(
+        ValueTransformSpec {
+            alpha: 0.5,
+            sign: -1.0,
+            mode: MixMode::Add,
+            scale: ValueScale::Factor(10.0),
+            ..softmax
+        },
+        &|b, t, c| at(b, t, c) - 0.5 * 10.0 * softmax_t(b, t, c),
+    );
+    check(ValueTransformSpec { kind: ValueTransformKind::SignedNorm, ..base }, &|b, t, c| {
+        signed_norm(b, t, c)
     });
-    check(ValueTransformSpec { kind: ValueTransformKind::SignedNorm, ..base }, &|b, t, c| signed_norm(b, t, c));
 }

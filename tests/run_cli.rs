@@ -251,3 +251,14 @@ fn two_processes_share_the_runs_of_one_file() {
         assert_eq!(ws.run_dir(&format!("small/run_seed-{seed}")).state().unwrap(), RunState::Done);
     }
 }
+
+/// `--only 0,1` (a list in one argument) matches nothing: an error, not a silent no-op.
+#[test]
+fn a_selection_that_matches_no_run_is_an_error() {
+    let ws = Workspace::new(&small_file(""));
+    let output = ws.run(&["--only", "0,1"]);
+    assert!(!output.status.success());
+    assert!(text(&output).contains("--only 0,1 matches no run"), "{}", text(&output));
+    assert!(text(&output).contains("`--only 1 --only 4`"), "{}", text(&output));
+    assert!(!ws.dir.path().join("runs").exists(), "nothing trained");
+}

@@ -307,12 +307,13 @@ impl<'de, 'a> EnumAccess<'de> for NodeEnum<'a> {
     fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self::Variant), DeError> {
         let name_de: de::value::StrDeserializer<'_, DeError> = self.name.into_deserializer();
         let variant = seed.deserialize(name_de).map_err(|err| err.locate(self.name_at))?;
-        Ok((variant, NodeVariant { name: self.name, options: self.options }))
+        Ok((variant, NodeVariant { name: self.name, name_at: self.name_at, options: self.options }))
     }
 }
 
 struct NodeVariant<'a> {
     name: &'a str,
+    name_at: &'a Pos,
     options: Option<&'a Node>,
 }
 
@@ -339,8 +340,14 @@ impl<'de> VariantAccess<'de> for NodeVariant<'_> {
     fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, DeError> {
         match self.options {
             Some(node) => seed.deserialize(NodeDeserializer(node)).map_err(|e| e.within(self.name.into())),
+            // A bare name: its options struct with every option at its default.
             None => {
-                Err(DeError::custom(format_args!("`{}` needs a value: `{{{}: ...}}`", self.name, self.name)))
+                let empty = Node {
+                    value: Value::Map(IndexMap::new()),
+                    at: self.name_at.clone(),
+                    key_at: self.name_at.clone(),
+                };
+                seed.deserialize(NodeDeserializer(&empty)).map_err(|e| e.within(self.name.into()))
             }
         }
     }

@@ -157,9 +157,24 @@ pub struct VitOptions {
     pub dropout: f64,
     #[serde(default)]
     pub attention_dropout: f64,
+    /// Softmax attention (default) or ConvNN attention.
+    #[serde(default)]
+    pub attention: AttentionSpec,
     /// Mixes attention's values with a transform of them (default: none).
     #[serde(default)]
     pub value_transform: ValueTransformSpec,
+}
+
+/// `attention:` of the transformer encoders (`vit`, `cct`): a bare name or
+/// `{convnn: {options}}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum AttentionSpec {
+    /// Scaled dot-product softmax attention, the encoder's own.
+    #[default]
+    Softmax,
+    /// ConvNN attention (Kang & Farias 2025) in every layer.
+    Convnn(ConvNnOptions),
 }
 
 /// `encoder: cct`: the arguments of SHI-Labs/Compact-Transformers' `CCT` (August 2021).
@@ -195,6 +210,9 @@ pub struct CctOptions {
     /// Drop-path rate of the last layer; layer `i` uses `i / (num_layers - 1)` of it.
     #[serde(default = "default_cct_stochastic_depth")]
     pub stochastic_depth: f64,
+    /// Softmax attention (default) or ConvNN attention.
+    #[serde(default)]
+    pub attention: AttentionSpec,
     /// Applied to the values of every attention layer.
     #[serde(default)]
     pub value_transform: ValueTransformSpec,

@@ -1,13 +1,72 @@
-//! Multi-head scaled dot-product self-attention with a fused q|k|v input projection,
-//! shared by ViT (torch's `nn.MultiheadAttention`) and CCT (Compact-Transformers'
-//! `Attention`); the encoders differ only in how they initialise it.
+//! The attention of the transformer encoders: multi-head scaled dot-product
+//! self-attention with a fused q|k|v input projection, shared by ViT (torch's
+//! `nn.MultiheadAttention`) and CCT (Compact-Transformers' `Attention`), which differ only
+//! in how they initialise it; or, with `attention: convnn`, ConvNN attention.
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear};
-use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor};
 
-use crate::config::schema::ValueTransformSpec;
+use super::convnn::ConvNnAttention;
+use crate::config::schema::{AttentionSpec, ValueTransformSpec};
+
+/// The attention a transformer layer uses (`attention:`).
+#[derive(Module, Debug)]
+pub enum Attention {
+    Softmax(MultiheadAttention),
+    ConvNn(ConvNnAttention),
+}
+
+impl Attention {
+    /// `softmax` builds the encoder's own attention; ConvNN takes the encoder's width,
+    /// heads, attention dropout and value transform.
+    pub fn new(
+        spec: &AttentionSpec,
+        softmax: impl FnOnce() -> MultiheadAttention,
+        (dim, num_heads): (usize, usize),
+        attention_dropout: f64,
+        value_transform: ValueTransformSpec,
+        device: &Device,
+    ) -> Self {
+        match spec {
+            AttentionSpec::Softmax => Attention::Softmax(softmax()),
+            AttentionSpec::Convnn(options) => Attention::ConvNn(
+                ConvNnAttention::new(options, dim, num_heads, device)
+                    .with_dropout(attention_dropout)
+                    .with_value_transform(value_transform),
+            ),
+        }
+    }
+
+    /// Self-attention over `[batch, tokens, dim]`.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        match self {
+            Attention::Softmax(attention) => attention.forward(x),
+            Attention::ConvNn(attention) => attention.forward(x),
+        }
+    }
+
+    /// Trainable parameters; `softmax` is the count of the encoder's own attention.
+    pub fn count_params(spec: &AttentionSpec, dim: usize, num_heads: usize, softmax: usize) -> usize {
+        match spec {
+            AttentionSpec::Softmax => softmax,
+            AttentionSpec::Convnn(options) => ConvNnAttention::count_params(options, dim, num_heads),
+        }
+    }
+}
+
+/// `dropout(softmax(q·kᵀ / sqrt(head_dim))) · v` over the last two axes (tokens, channels).
+pub fn scaled_dot_product<const D: usize>(
+    q: Tensor<D>,
+    k: Tensor<D>,
+    v: Tensor<D>,
+    dropout: &Dropout,
+) -> Tensor<D> {
+    let head_dim = q.dims()[D - 1];
+    let scores = q.matmul(k.swap_dims(D - 2, D - 1)).div_scalar((head_dim as f64).sqrt());
+    dropout.forward(softmax(scores, D - 1)).matmul(v)
+}
 
 /// `softmax(q·kᵀ / sqrt(head_dim)) · T(v)` per head, then `out_proj`.
 #[derive(Module, Debug)]
@@ -42,9 +101,7 @@ impl MultiheadAttention {
         let mut qkv = self.in_proj.forward(x).chunk(3, 2).into_iter().map(split_heads);
         let (q, k, v) = (qkv.next().unwrap(), qkv.next().unwrap(), qkv.next().unwrap());
         let v = self.value_transform.apply(v, 2);
-        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((dh as f64).sqrt());
-        let weights = self.dropout.forward(softmax(scores, 3));
-        let out = weights.matmul(v).swap_dims(1, 2).reshape([b, s, d]);
+        let out = scaled_dot_product(q, k, v, &self.dropout).swap_dims(1, 2).reshape([b, s, d]);
         self.out_proj.forward(out)
     }
 }

@@ -6,7 +6,8 @@
 //!
 //! `fc` (the reference's classifier) produces the code when `code_size` is set; without it
 //! the SeqPool output (`embedding_dim` features) is the embedding. Beyond the reference:
-//! `value_transform` on every attention and `seq_pool_value_transform` on SeqPool.
+//! `attention` (softmax or ConvNN), `value_transform` on every attention and
+//! `seq_pool_value_transform` on SeqPool.
 
 use burn::module::{Initializer, Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -15,7 +16,7 @@ use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, Paddi
 use burn::tensor::activation::{gelu, relu, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::attention::MultiheadAttention;
+use super::attention::{Attention, MultiheadAttention};
 use super::init;
 pub use crate::config::schema::{CctOptions, CctPreset, PositionalEmbedding};
 
@@ -145,7 +146,7 @@ pub struct TransformerClassifier {
 #[derive(Module, Debug)]
 pub struct TransformerEncoderLayer {
     pub pre_norm: LayerNorm,
-    pub self_attn: MultiheadAttention,
+    pub self_attn: Attention,
     /// `Attention.proj_drop`.
     pub proj_drop: Dropout,
     pub linear1: Linear,
@@ -199,14 +200,16 @@ impl Cct {
         let a = architecture;
         let (d, k) = (a.embedding_dim, a.kernel_size);
         let linear = |i: usize, o: usize| i * o + o;
-        let tokenizer: usize = a.filters(input_shape[0], options.in_planes).windows(2).map(|f| f[0] * f[1] * k * k).sum();
+        let tokenizer: usize =
+            a.filters(input_shape[0], options.in_planes).windows(2).map(|f| f[0] * f[1] * k * k).sum();
         let positional = match options.positional_embedding {
             PositionalEmbedding::Learnable => Self::sequence_length(a, input_shape) * d,
             PositionalEmbedding::Sine | PositionalEmbedding::None => 0,
         };
         let layer_norm = 2 * d;
-        let attention = 3 * d * d + linear(d, d);
-        let block = 2 * layer_norm + attention + linear(d, a.dim_feedforward()) + linear(a.dim_feedforward(), d);
+        let attention = Attention::count_params(&options.attention, d, a.num_heads, 3 * d * d + linear(d, d));
+        let block =
+            2 * layer_norm + attention + linear(d, a.dim_feedforward()) + linear(a.dim_feedforward(), d);
         let fc = code_size.map_or(0, |c| linear(d, c));
         tokenizer + positional + a.num_layers * block + layer_norm + linear(d, 1) + fc
     }
@@ -259,8 +262,9 @@ impl TransformerClassifier {
             .then(|| init::trunc_normal([1, tokens, d], POSITIONAL_STD, device));
         let layers = architecture.num_layers;
         // torch.linspace(0, stochastic_depth, num_layers)
-        let drop_path_rate =
-            |i: usize| if layers > 1 { options.stochastic_depth * i as f64 / (layers - 1) as f64 } else { 0.0 };
+        let drop_path_rate = |i: usize| {
+            if layers > 1 { options.stochastic_depth * i as f64 / (layers - 1) as f64 } else { 0.0 }
+        };
         Self {
             positional_emb,
             positional_embedding: options.positional_embedding,
@@ -313,15 +317,26 @@ fn sinusoidal_embedding(tokens: usize, dim: usize, device: &Device) -> Tensor<3>
 }
 
 impl TransformerEncoderLayer {
-    fn new(options: &CctOptions, architecture: &CctArchitecture, drop_path_rate: f64, device: &Device) -> Self {
+    fn new(
+        options: &CctOptions,
+        architecture: &CctArchitecture,
+        drop_path_rate: f64,
+        device: &Device,
+    ) -> Self {
         let (d, f) = (architecture.embedding_dim, architecture.dim_feedforward());
         let linear = |i, o, bias| init::linear_trunc_normal(i, o, LINEAR_STD, bias, device);
-        let self_attn = MultiheadAttention::new(
-            linear(d, 3 * d, false),
-            linear(d, d, true),
-            architecture.num_heads,
+        let heads = architecture.num_heads;
+        let softmax_attention = || {
+            let (qkv, proj) = (linear(d, 3 * d, false), linear(d, d, true));
+            MultiheadAttention::new(qkv, proj, heads, options.attention_dropout, options.value_transform)
+        };
+        let self_attn = Attention::new(
+            &options.attention,
+            softmax_attention,
+            (d, heads),
             options.attention_dropout,
             options.value_transform,
+            device,
         );
         let dropout = || DropoutConfig::new(options.dropout).init();
         Self {

@@ -32,6 +32,8 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig1d};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 
+use super::attention::scaled_dot_product;
+use crate::config::schema::ValueTransformSpec;
 pub use crate::config::schema::{ConvNnBranch, ConvNnConv, ConvNnOptions, ConvNnSampling, ConvNnSimilarity};
 
 /// What the reference writes into the similarity of a sampled token to itself, so that it
@@ -70,6 +72,9 @@ pub struct ConvNn {
     pub similarity: ConvNnSimilarity,
     #[module(skip)]
     pub sampling: ConvNnSampling,
+    /// Applied to the values before they are gathered (not in the reference).
+    #[module(skip)]
+    pub value_transform: ValueTransformSpec,
 }
 
 /// The second branch and `pointwise_linear` (Linear with bias over the concatenation).
@@ -136,6 +141,12 @@ impl ConvNnAttention {
         if let Some(Branching { other: OtherBranch::Attention(attention), .. }) = &mut self.branch {
             attention.dropout = DropoutConfig::new(prob).init();
         }
+        self
+    }
+
+    /// Sets the transform of ConvNN's values (`value_transform`, off unless set).
+    pub fn with_value_transform(mut self, value_transform: ValueTransformSpec) -> Self {
+        self.convnn.value_transform = value_transform;
         self
     }
 
@@ -339,6 +350,7 @@ impl ConvNn {
             softmax_topk: options.softmax_topk,
             similarity: options.similarity,
             sampling: options.sampling,
+            value_transform: ValueTransformSpec::default(),
         }
     }
 
@@ -347,9 +359,7 @@ impl ConvNn {
         let [b, n, _] = x.dims();
         let (h, k) = (self.num_heads, self.k);
         let keys = split_heads(self.w_k.forward(x.clone()), h);
-        // value transform hook
-        let v = self.w_v.forward(x.clone());
-        let v = split_heads(v, h);
+        let v = split_heads(self.value_transform.apply(self.w_v.forward(x.clone()), 1), h);
         let head_dim = v.dims()[2];
         let (values, indices) = match self.sampling {
             ConvNnSampling::All => {
@@ -510,9 +520,6 @@ impl MultiHeadAttention {
         let q = split_heads(self.w_q.forward(x.clone()), h);
         let k = split_heads(self.w_k.forward(x.clone()), h);
         let v = split_heads(self.w_v.forward(x), h);
-        let head_dim = q.dims()[2];
-        let scores = q.matmul(k.swap_dims(1, 2)).div_scalar((head_dim as f64).sqrt());
-        let weights = self.dropout.forward(softmax(scores, 2));
-        self.w_o.forward(merge_heads(weights.matmul(v), h))
+        self.w_o.forward(merge_heads(scaled_dot_product(q, k, v, &self.dropout), h))
     }
 }

@@ -25,9 +25,10 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
-use crate::config::schema::{EncoderSpec, ModelSpec, ValueTransformSpec};
+use crate::config::schema::{AttentionSpec, EncoderSpec, ModelSpec, ValueTransformSpec};
 use cct::{Cct, CctArchitecture, CctOptions};
 use conv::ConvEncoder;
+use convnn::ConvNnAttention;
 use resnet::ResNet18;
 use vit::VisionTransformer;
 
@@ -194,9 +195,10 @@ pub fn validate(spec: &ModelSpec, [c, h, w]: [usize; 3]) -> Result<(), InvalidMo
                     "pick a patch size that divides the image size (e.g. 7 or 4 for 28)",
                 );
             }
+            validate_attention(&o.attention, o.hidden_dim, o.num_heads, o.seq_length())?;
         }
         EncoderSpec::Resnet18 {} => {}
-        EncoderSpec::Cct(o) => validate_cct(o)?,
+        EncoderSpec::Cct(o) => validate_cct(o, [c, h, w])?,
         EncoderSpec::Conv(o) => {
             if o.channels.is_empty() {
                 return invalid(
@@ -236,7 +238,7 @@ fn cct_architecture(options: &CctOptions) -> Result<CctArchitecture, InvalidMode
     })
 }
 
-fn validate_cct(o: &CctOptions) -> Result<(), InvalidModel> {
+fn validate_cct(o: &CctOptions, input_shape: [usize; 3]) -> Result<(), InvalidModel> {
     let a = cct_architecture(o)?;
     for (key, value) in [
         ("num_layers", a.num_layers),
@@ -257,9 +259,11 @@ fn validate_cct(o: &CctOptions) -> Result<(), InvalidModel> {
             "the MLP is int(embedding_dim * mlp_ratio) wide: use a ratio such as 1 or 2",
         );
     }
-    for (key, p) in
-        [("dropout", o.dropout), ("attention_dropout", o.attention_dropout), ("stochastic_depth", o.stochastic_depth)]
-    {
+    for (key, p) in [
+        ("dropout", o.dropout),
+        ("attention_dropout", o.attention_dropout),
+        ("stochastic_depth", o.stochastic_depth),
+    ] {
         if !(0.0..1.0).contains(&p) {
             return invalid(key, format!("`{key}` must be in [0, 1), got {p}"), "a probability, e.g. 0.1");
         }
@@ -273,15 +277,37 @@ fn validate_cct(o: &CctOptions) -> Result<(), InvalidModel> {
             "pick num_heads that divides embedding_dim",
         );
     }
-    Ok(())
+    validate_attention(&o.attention, a.embedding_dim, a.num_heads, Cct::sequence_length(&a, input_shape))
+}
+
+/// ConvNN's options against the encoder's width, heads and token count.
+fn validate_attention(
+    spec: &AttentionSpec,
+    dim: usize,
+    num_heads: usize,
+    tokens: usize,
+) -> Result<(), InvalidModel> {
+    match spec {
+        AttentionSpec::Softmax => Ok(()),
+        AttentionSpec::Convnn(options) => ConvNnAttention::validate(options, dim, num_heads, tokens)
+            .or_else(|(key, message, hint)| invalid(&format!("attention.convnn.{key}"), message, hint)),
+    }
 }
 
 fn validate_value_transform(key: &str, spec: &ValueTransformSpec) -> Result<(), InvalidModel> {
     if spec.sign != 1.0 && spec.sign != -1.0 {
-        return invalid(&format!("{key}.sign"), format!("`sign` must be 1 or -1, got {}", spec.sign), "write `sign: 1` or `sign: -1`");
+        return invalid(
+            &format!("{key}.sign"),
+            format!("`sign` must be 1 or -1, got {}", spec.sign),
+            "write `sign: 1` or `sign: -1`",
+        );
     }
     if !spec.alpha.is_finite() {
-        return invalid(&format!("{key}.alpha"), format!("`alpha` must be a finite number, got {}", spec.alpha), "e.g. `alpha: 0.5`");
+        return invalid(
+            &format!("{key}.alpha"),
+            format!("`alpha` must be a finite number, got {}", spec.alpha),
+            "e.g. `alpha: 0.5`",
+        );
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! module names, forward pass and initialisation. Two differences: the patch projection
 //! takes the data's channel count (torchvision hard-codes 3), and `validate` requires
 //! `patch_size` to divide `image_size` (torchvision silently drops the remainder).
-//! The attention takes the `value_transform` option (none by default).
+//! The attention takes the `attention` (softmax or ConvNN) and `value_transform` options.
 
 use burn::module::{Initializer, Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -10,7 +10,7 @@ use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, Linea
 use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Tensor};
 
-use super::attention::MultiheadAttention;
+use super::attention::{Attention, MultiheadAttention};
 use super::init;
 
 /// torchvision's LayerNorm epsilon in the ViT (`partial(nn.LayerNorm, eps=1e-6)`).
@@ -19,7 +19,8 @@ const LN_EPS: f64 = 1e-6;
 pub use crate::config::schema::VitOptions;
 
 impl VitOptions {
-    fn seq_length(&self) -> usize {
+    /// Tokens: the patches and the class token.
+    pub fn seq_length(&self) -> usize {
         (self.image_size / self.patch_size).pow(2) + 1
     }
 }
@@ -47,7 +48,7 @@ pub struct Encoder {
 #[derive(Module, Debug)]
 pub struct EncoderBlock {
     pub ln_1: LayerNorm,
-    pub self_attention: MultiheadAttention,
+    pub self_attention: Attention,
     pub dropout: Dropout,
     pub ln_2: LayerNorm,
     pub mlp: MlpBlock,
@@ -109,7 +110,13 @@ impl VisionTransformer {
         let &VitOptions { patch_size: p, num_layers, hidden_dim: d, mlp_dim: m, .. } = options;
         let linear = |i: usize, o: usize| i * o + o;
         let layer_norm = 2 * d;
-        let block = 2 * layer_norm + linear(d, 3 * d) + linear(d, d) + linear(d, m) + linear(m, d);
+        let attention = Attention::count_params(
+            &options.attention,
+            d,
+            options.num_heads,
+            linear(d, 3 * d) + linear(d, d),
+        );
+        let block = 2 * layer_norm + attention + linear(d, m) + linear(m, d);
         let conv_proj = channels * p * p * d + d;
         let class_token = d;
         let pos_embedding = options.seq_length() * d;
@@ -143,7 +150,14 @@ impl EncoderBlock {
         let d = options.hidden_dim;
         Self {
             ln_1: LayerNormConfig::new(d).with_epsilon(LN_EPS).init(device),
-            self_attention: torch_multihead_attention(options, device),
+            self_attention: Attention::new(
+                &options.attention,
+                || torch_multihead_attention(options, device),
+                (d, options.num_heads),
+                options.attention_dropout,
+                options.value_transform,
+                device,
+            ),
             dropout: DropoutConfig::new(options.dropout).init(),
             ln_2: LayerNormConfig::new(d).with_epsilon(LN_EPS).init(device),
             mlp: MlpBlock::new(options, device),

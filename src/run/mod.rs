@@ -55,11 +55,16 @@ pub struct RunReport {
 /// Train the selected runs of all experiments; the reports are in matrix order.
 pub fn run_all(experiments: &[Experiment], options: &RunOptions) -> Result<Vec<RunReport>> {
     let only = Selection::new(&options.only)?;
-    let jobs: Vec<(&Experiment, &PlannedRun)> = experiments
-        .iter()
-        .flat_map(|exp| exp.runs.iter().map(move |run| (exp, run)))
-        .filter(|(_, run)| only.matches(run))
-        .collect();
+    let all_runs = || experiments.iter().flat_map(|exp| exp.runs.iter().map(move |run| (exp, run)));
+    if let Some((text, _)) =
+        only.patterns.iter().find(|p| !all_runs().any(|(_, run)| Selection::matches_one(p, run)))
+    {
+        anyhow::bail!(
+            "--only {text} matches no run: give a matrix id, a slug or an experiment name (globs allowed), \
+             and repeat --only for several (`--only 1 --only 4`); `expgrid plan FILE` lists them"
+        );
+    }
+    let jobs: Vec<(&Experiment, &PlannedRun)> = all_runs().filter(|(_, run)| only.matches(run)).collect();
     let progress = MatrixProgress::new(jobs.len());
     let queue = Mutex::new(jobs.iter().enumerate().collect::<VecDeque<_>>());
     let reports = Mutex::new(vec![None; jobs.len()]);
@@ -228,10 +233,12 @@ impl Selection {
     }
 
     fn matches(&self, run: &PlannedRun) -> bool {
-        self.patterns.is_empty() || self.patterns.iter().any(|(text, pattern)| {
-            let same_id =
-                matches!((text.parse::<usize>(), run.matrix_id.parse::<usize>()), (Ok(a), Ok(b)) if a == b);
-            same_id || pattern.matches(&run.matrix_slug) || pattern.matches(&run.config.experiment_name)
-        })
+        self.patterns.is_empty() || self.patterns.iter().any(|p| Self::matches_one(p, run))
+    }
+
+    fn matches_one((text, pattern): &(String, glob::Pattern), run: &PlannedRun) -> bool {
+        let same_id =
+            matches!((text.parse::<usize>(), run.matrix_id.parse::<usize>()), (Ok(a), Ok(b)) if a == b);
+        same_id || pattern.matches(&run.matrix_slug) || pattern.matches(&run.config.experiment_name)
     }
 }
