@@ -167,6 +167,8 @@ pub struct DropPath {
 }
 
 impl Cct {
+    /// Builds the CCT for `input_shape` (`[C, H, W]`) with the reference's initialisation;
+    /// `architecture` is `options.architecture()`.
     pub fn new(
         options: &CctOptions,
         architecture: &CctArchitecture,
