@@ -81,11 +81,14 @@ impl Node {
         let options = serde_saphyr::options! { strict_booleans: true };
         let raw: Spanned<RawNode> = serde_saphyr::from_str_with_options(text, options).map_err(|err| {
             let (line, column) = err.location().map(|loc| (loc.line(), loc.column())).unwrap_or((0, 0));
-            ConfigError::at(
-                Pos { file: file.clone(), line, column },
-                format!("this is not valid YAML: {}", yaml_reason(&err.to_string())),
-            )
-            .hint("check the indentation and quoting around this place")
+            let at = Pos { file: file.clone(), line, column };
+            let reason = err.to_string();
+            match duplicate_key(&reason) {
+                Some(key) => ConfigError::at(at, format!("the key `{key}` appears twice in this mapping"))
+                    .hint("keep one of them (merge their contents)"),
+                None => ConfigError::at(at, format!("this is not valid YAML: {}", yaml_reason(&reason)))
+                    .hint("check the indentation and quoting around this place"),
+            }
         })?;
         Ok(raw.into_node(&file, None))
     }
@@ -120,6 +123,12 @@ fn yaml_reason(text: &str) -> &str {
         Some(rest) => rest.split_once(": ").map_or(first, |(_, reason)| reason),
         None => first,
     }
+}
+
+/// The key of serde-saphyr's "duplicate mapping key: KEY, set DuplicateKeyPolicy ..." error.
+fn duplicate_key(text: &str) -> Option<&str> {
+    let rest = text.split_once("duplicate mapping key: ")?.1;
+    Some(rest.split_once(", set DuplicateKeyPolicy").map_or(rest, |(key, _)| key).trim())
 }
 
 /// What serde-saphyr hands us: a value whose children carry their own spans.
