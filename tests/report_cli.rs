@@ -32,7 +32,7 @@ fn report_writes_markdown_and_plots_below_reports() {
 
     expgrid(dir, &["report", "sweep.yml", "--png", "--sort", "lr", "--columns", "lr,width,validation_loss"]);
     let text = std::fs::read_to_string(dir.join("reports/sweep.md")).unwrap();
-    assert!(text.contains("| lr | width | validation loss (4,000 steps) |"), "{text}");
+    assert!(text.contains("| lr | width | validation loss (4,000 inputs) |"), "{text}");
     assert!(text.contains("(sweep/learning-curves.png)"), "{text}");
     assert!(dir.join("reports/sweep/learning-curves.png").exists());
 }

@@ -13,7 +13,7 @@ fn sweep_markdown_groups_seeds_and_marks_unfinished_runs() {
     let text = sweep().report(ReportFormat::Md, TableOptions::default(), false);
     golden("sweep.md", &text);
     assert!(text.contains("| 0.001 | 16 | 0.0052500 ± 0.0002500 |"), "mean ± std over 3 seeds:\n{text}");
-    assert!(text.contains("(3,000 steps) 0.0050000"), "the interrupted run shows its inputs:\n{text}");
+    assert!(text.contains("(3,000 inputs) 0.0050000"), "the interrupted run shows its inputs:\n{text}");
     assert!(
         text.contains("2 done, 1 failed: out of memory \\| CUDA |"),
         "first error line, escaped:\n{text}"

@@ -163,7 +163,7 @@ fn make_column(collected: &Collected, kind: Kind) -> Column {
         Kind::Metric(Metric::ValidationLoss) => {
             let metric = Metric::ValidationLoss;
             let label = match budget(collected) {
-                Some(inputs) => format!("{} ({} steps)", metric.label(), thousands(inputs as i64)),
+                Some(inputs) => format!("{} ({} inputs)", metric.label(), thousands(inputs as i64)),
                 None => metric.label().to_string(),
             };
             (metric.id().to_string(), label, true)
@@ -246,7 +246,7 @@ fn cell(collected: &Collected, group: &Group, kind: &Kind, best: Option<f64>) ->
 }
 
 /// `0.8912 ± 0.0031`, bold when best; a run that stopped early shows its inputs in the loss
-/// cell: `(780,000 steps) 0.018970`.
+/// cell: `(780,000 inputs) 0.018970` (nn-experiments says "steps" for what are inputs).
 fn metric_cell(metric: Metric, value: &GroupValue, best: Option<f64>) -> String {
     let text = metric.style().stat(&value.stat);
     let text = if best == Some(value.stat.mean) && value.stopped_at.is_none() {
@@ -256,7 +256,7 @@ fn metric_cell(metric: Metric, value: &GroupValue, best: Option<f64>) -> String 
     };
     match value.stopped_at {
         Some(inputs) if metric == Metric::ValidationLoss => {
-            format!("({} steps) {text}", thousands(inputs as i64))
+            format!("({} inputs) {text}", thousands(inputs as i64))
         }
         _ => text,
     }
