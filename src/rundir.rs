@@ -253,10 +253,17 @@ impl RunDir {
         write_atomic(&self.path.join(CONFIG_FILE), text.as_bytes())
     }
 
-    /// Does the stored config differ from `resolved`? (No stored config: no.)
+    /// Does the stored config differ from `resolved` in anything that affects training?
+    /// (`report:` does not; no stored config: no.)
     pub fn config_changed(&self, resolved: &Node) -> Result<bool> {
         let Some(stored) = self.config()? else { return Ok(false) };
-        Ok(stored != serde_json::to_value(resolved)?)
+        let training = |mut config: serde_json::Value| {
+            if let Some(map) = config.as_object_mut() {
+                map.remove("report");
+            }
+            config
+        };
+        Ok(training(stored) != training(serde_json::to_value(resolved)?))
     }
 
     pub fn metrics(&self) -> Result<Vec<MetricsRow>> {

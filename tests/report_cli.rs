@@ -71,3 +71,34 @@ fn plot_draws_curves_and_trends() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown metric `accuracy`"));
 }
+
+/// `report.trends` in the experiment file: `expgrid report` draws and links them too; a key
+/// that is not in the matrix is an error naming the entry.
+#[test]
+fn report_draws_the_trends_the_file_asks_for() {
+    let fixture = sweep();
+    let dir = fixture.dir.path();
+    let file = dir.join("sweep.yml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let trends = "report:\n  trends:\n    - {x: lr}\n    - {x: width, y: validation_loss, series: lr}\n";
+    std::fs::write(&file, format!("{text}\n{trends}")).unwrap();
+    expgrid(dir, &["report", "sweep.yml"]);
+    let report = std::fs::read_to_string(dir.join("reports/sweep.md")).unwrap();
+    assert!(report.contains("![accuracy_argmax by lr](sweep/accuracy_argmax-by-lr.svg)"), "{report}");
+    assert!(report.contains("![validation_loss by width](sweep/validation_loss-by-width.svg)"), "{report}");
+    assert!(dir.join("reports/sweep/accuracy_argmax-by-lr.svg").exists());
+    assert!(dir.join("reports/sweep/validation_loss-by-width.svg").exists());
+
+    std::fs::write(&file, format!("{text}\nreport:\n  trends: [{{x: depth}}]\n")).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_expgrid"))
+        .args(["report", "sweep.yml"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("report.trends[0]") && stderr.contains("`depth` is not a matrix key"),
+        "{stderr}"
+    );
+}

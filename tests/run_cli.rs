@@ -205,6 +205,11 @@ fn done_runs_are_skipped_and_reset_trains_again() {
     assert!(text(&output).contains("skipped  done"), "{}", text(&output));
     assert_eq!(std::fs::metadata(&result_path).unwrap().modified().unwrap(), first, "not trained again");
 
+    // Report settings do not change what was trained.
+    std::fs::write(ws.dir.path().join("exp.yml"), small_file("report: {trends: [{x: seed}]}")).unwrap();
+    let output = ws.run(&[]);
+    assert!(text(&output).contains("skipped  done"), "{}", text(&output));
+
     // An edited file does not silently mix with the old result.
     std::fs::write(
         ws.dir.path().join("exp.yml"),

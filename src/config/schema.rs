@@ -465,19 +465,33 @@ pub enum ProbeEvery {
     EachValidation,
 }
 
-/// `report:` — how `expgrid report` groups runs.
+/// `report:` — how `expgrid report` groups runs and which trend plots it draws.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportSpec {
     /// Matrix keys whose runs are repeats of each other (default: `seed`).
     #[serde(default = "default_group_over")]
     pub group_over: Vec<String>,
+    /// Trend plots drawn beside the learning curves (what `expgrid plot --x` draws).
+    #[serde(default)]
+    pub trends: Vec<TrendSpec>,
 }
 
 impl Default for ReportSpec {
     fn default() -> Self {
-        ReportSpec { group_over: default_group_over() }
+        ReportSpec { group_over: default_group_over(), trends: Vec::new() }
     }
+}
+
+/// One trend plot: the metric `y` against the matrix key `x`, a line per `series` value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrendSpec {
+    pub x: String,
+    #[serde(default = "default_trend_metric")]
+    pub y: String,
+    #[serde(default)]
+    pub series: Option<String>,
 }
 
 fn default_magnitude_bins() -> usize {
@@ -521,6 +535,9 @@ fn default_sign() -> f64 {
 }
 fn default_probe_samples() -> usize {
     10_000
+}
+fn default_trend_metric() -> String {
+    "accuracy_argmax".to_string()
 }
 fn default_group_over() -> Vec<String> {
     vec!["seed".to_string()]

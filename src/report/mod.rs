@@ -231,10 +231,46 @@ pub fn render_report(collected: &Collected, options: &ReportOptions, out: &Path)
                         path: format!("{}/{name}", stem(out)),
                     });
                 }
+                let trends = collected.experiment.runs.first().map(|run| run.config.report.trends.as_slice());
+                for (i, spec) in trends.unwrap_or_default().iter().enumerate() {
+                    let name = format!("{}.{}", trend_stem(&spec.x, &spec.y), options.image.extension());
+                    draw_trend(
+                        collected,
+                        &spec.x,
+                        &spec.y,
+                        spec.series.as_deref(),
+                        &plot_dir.join(&name),
+                        options.image,
+                    )
+                    .with_context(|| format!("report.trends[{i}]"))?;
+                    plots.push(PlotLink {
+                        title: format!("{} by {}", spec.y, spec.x),
+                        path: format!("{}/{name}", stem(out)),
+                    });
+                }
             }
             markdown::render(&options.template, Header::new(collected, &options.stamp), &table, &plots)
         }
     }
+}
+
+/// A trend plot's file stem: `<y>-by-<x>`.
+fn trend_stem(x: &str, y: &str) -> String {
+    format!("{y}-by-{x}")
+}
+
+/// The metric `y` (an id) against the matrix key `x`.
+fn draw_trend(
+    collected: &Collected,
+    x: &str,
+    y: &str,
+    series: Option<&str>,
+    out: &Path,
+    image: ImageFormat,
+) -> Result<()> {
+    let metric =
+        Metric::from_id(y).with_context(|| format!("unknown metric `{y}`: use one of {}", Metric::ids()))?;
+    plot::trend(collected, x, metric, series, out, image)
 }
 
 /// `expgrid plot`: draw learning curves or a trend plot.
@@ -242,18 +278,14 @@ pub fn plot(args: &PlotArgs) -> Result<()> {
     let collected = Collected::load(&args.file, &args.runs_dir)?;
     let image = if args.png { ImageFormat::Png } else { ImageFormat::Svg };
     let name = match &args.x {
-        Some(x) => format!("{}-by-{x}", args.y),
+        Some(x) => trend_stem(x, &args.y),
         None => CURVES_STEM.to_string(),
     };
     let out = args.out.clone().unwrap_or_else(|| {
         Path::new(REPORTS_DIR).join(stem(&args.file)).join(name).with_extension(image.extension())
     });
     match &args.x {
-        Some(x) => {
-            let metric = Metric::from_id(&args.y)
-                .with_context(|| format!("unknown metric `{}`: use one of {}", args.y, Metric::ids()))?;
-            plot::trend(&collected, x, metric, args.series.as_deref(), &out, image)?;
-        }
+        Some(x) => draw_trend(&collected, x, &args.y, args.series.as_deref(), &out, image)?,
         None => {
             if !plot::learning_curves(&collected, &out, image)? {
                 bail!("no run of {} has validated yet: nothing to plot", args.file.display());

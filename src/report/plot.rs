@@ -330,13 +330,20 @@ fn padded(values: &[f64], extra: f64) -> std::ops::Range<f64> {
     (min - span * 0.05 - extra)..(max + span * 0.05 + extra)
 }
 
-/// `2000000` → `2M`, `250000` → `250k`, small numbers as they are.
+/// `2000000` → `2M`, `250000` → `250k`, `0.0003` → `3e-4`, others with up to 2 decimals;
+/// a tick that float arithmetic put at `-1e-17` is `0`.
 fn short_number(x: f64) -> String {
-    let trim = |v: f64| format!("{v:.2}").trim_end_matches('0').trim_end_matches('.').to_string();
+    let trim = |v: String| v.trim_end_matches('0').trim_end_matches('.').to_string();
     match x.abs() {
-        a if a >= 1e6 => format!("{}M", trim(x / 1e6)),
-        a if a >= 1e3 => format!("{}k", trim(x / 1e3)),
-        _ => trim(x),
+        a if a < 1e-12 => "0".to_string(),
+        a if a >= 1e6 => format!("{}M", trim(format!("{:.2}", x / 1e6))),
+        a if a >= 1e3 => format!("{}k", trim(format!("{:.2}", x / 1e3))),
+        a if a < 0.01 => {
+            let text = format!("{x:.2e}");
+            let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+            format!("{}e{exponent}", trim(mantissa.to_string()))
+        }
+        _ => trim(format!("{x:.2}")),
     }
 }
 
@@ -360,5 +367,17 @@ fn color(i: usize) -> RGBColor {
             let c = Palette99::pick(i).to_rgba();
             RGBColor(c.0, c.1, c.2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_number;
+
+    #[test]
+    fn tick_labels() {
+        let labels: Vec<String> =
+            [2e6, 250_000.0, 1500.0, 0.5, -0.25, -1e-17, 0.0, 3e-4, 2.5e-5].map(short_number).to_vec();
+        assert_eq!(labels, ["2M", "250k", "1.5k", "0.5", "-0.25", "0", "0", "3e-4", "2.5e-5"]);
     }
 }
