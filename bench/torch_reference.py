@@ -82,7 +82,7 @@ def train_step(net, optimizer, images, targets):
     return loss.item()
 
 
-def flops(net, f):
+def flops(f):
     counter = FlopCounterMode(display=False)
     with counter:
         f()
@@ -102,11 +102,11 @@ def bench_model(args):
 
     net.eval()
     forward_ms = median_ms(args.iterations, forward)
-    forward_flops = flops(net, forward)
+    forward_flops = flops(forward)
     net.train()
     train_ms = median_ms(args.iterations, lambda: train_step(net, optimizer, images, targets))
     # Forward + backward (matmuls and convolutions; the optimizer's elementwise work is not counted).
-    train_flops = flops(net, lambda: train_step(net, optimizer, images, targets))
+    train_flops = flops(lambda: train_step(net, optimizer, images, targets))
     return {
         "workload": args.name, "params": sum(p.numel() for p in net.parameters()),
         "forward_ms": forward_ms, "train_ms": train_ms,
