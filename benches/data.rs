@@ -2,6 +2,10 @@
 //! images per second of augmentation on one core. Prints numbers; no harness needed.
 //! Needs the shared data folder (`../shared/data` next to the repo or `/work/shared/data`),
 //! or `EXPGRID_DATA` pointing at a folder with `fashion-mnist/`.
+//!
+//! With `--json` (run the built executable directly) it prints only what `bench/compare.py`
+//! reads: the time per image of a training batch of 64 with `trivial_augment_wide`
+//! (`per_sample`) on one core, as the training stream's background thread builds it.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -31,10 +35,28 @@ fn rate(seconds: f64, per_call: usize, mut work: impl FnMut(u64)) -> f64 {
     (calls as usize * per_call) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Images per second of [`make_batch`] (gather, augment, scale, one-hot) with `specs` on one core.
+fn batch_rate(train: &Dataset, specs: &[TransformSpec], batch: usize) -> f64 {
+    let pipeline = Pipeline::new(specs, train.shape()).unwrap();
+    let indices: Vec<usize> = (0..batch).collect();
+    rate(2.0, batch, |call| {
+        let mut rng = ChaCha8Rng::seed_from_u64(call);
+        let position = StreamPosition::default();
+        std::hint::black_box(make_batch(train, &pipeline, &indices, Some(&mut rng), position, position));
+    })
+}
+
 fn main() {
     let dir = data_dir();
     let source = DataSource::offline(vec![dir.clone()]);
     let spec = |shape| DatasetSpec { dataset: DatasetName::Fmnist, split: Split::Train, shape, limit: None };
+    let trivial_augment = |mode| TransformSpec::TrivialAugmentWide { mode, num_magnitude_bins: 31 };
+    if std::env::args().any(|a| a == "--json") {
+        let train = Dataset::load(&spec([3, 28, 28]), 0, &source).expect("Fashion-MNIST train");
+        let per_second = batch_rate(&train, &[trivial_augment(AugmentMode::PerSample)], 64);
+        println!("{}", serde_json::json!({"workload": "augment", "per_image_us": 1e6 / per_second}));
+        return;
+    }
 
     // Loading, with its parts.
     let images_gz = dir.join("fashion-mnist/train-images-idx3-ubyte.gz");
@@ -63,9 +85,7 @@ fn main() {
     let batch = 128;
     let pixels: Vec<u8> = (0..batch).flat_map(|i| train.image(i).to_vec()).collect();
     for mode in [AugmentMode::PerSample, AugmentMode::PerBatch] {
-        let pipeline =
-            Pipeline::new(&[TransformSpec::TrivialAugmentWide { mode, num_magnitude_bins: 31 }], [3, 28, 28])
-                .unwrap();
+        let pipeline = Pipeline::new(&[trivial_augment(mode)], [3, 28, 28]).unwrap();
         let per_second = rate(2.0, batch, |call| {
             let mut images = pixels.clone();
             pipeline.augment(&mut images, &mut ChaCha8Rng::seed_from_u64(call));
@@ -73,18 +93,12 @@ fn main() {
         println!("trivial_augment_wide {mode:?} on 3x28x28, one core: {per_second:.0} images/s");
     }
     let specs = [
-        TransformSpec::TrivialAugmentWide { mode: AugmentMode::PerSample, num_magnitude_bins: 31 },
+        trivial_augment(AugmentMode::PerSample),
         TransformSpec::RandomCrop { padding: 2 },
         TransformSpec::HorizontalFlip { p: 0.5 },
         TransformSpec::Normalize { mean: vec![0.5; 3], std: vec![0.25; 3] },
     ];
-    let pipeline = Pipeline::new(&specs, [3, 28, 28]).unwrap();
-    let indices: Vec<usize> = (0..batch).collect();
-    let per_second = rate(2.0, batch, |call| {
-        let mut rng = ChaCha8Rng::seed_from_u64(call);
-        let position = StreamPosition::default();
-        std::hint::black_box(make_batch(&train, &pipeline, &indices, Some(&mut rng), position, position));
-    });
+    let per_second = batch_rate(&train, &specs, batch);
     println!(
         "whole batch (trivial augment + crop + flip + scale + normalize + one-hot), one core: {per_second:.0} images/s"
     );

@@ -4,6 +4,8 @@
 //! class pair to show why the solver is not linfa-svm's (see `src/probe/smo.rs`).
 //!
 //! Run with `cargo bench --bench probe`; needs `python3` with scikit-learn for the reference.
+//! With `--json` (run the built executable directly) it prints one JSON object per overlap
+//! (what `bench/compare.py` reads) and leaves out linfa-svm.
 
 use std::process::Command;
 use std::time::Instant;
@@ -142,23 +144,28 @@ fn linfa_one_pair(train: &(Vec<f32>, Vec<usize>), gamma: f64) {
 }
 
 fn main() {
+    let json = std::env::args().any(|a| a == "--json");
     let mut rng = StdRng::seed_from_u64(2026);
     let encoder = Encoder::new(&mut rng);
-    for (run, noise) in [1.1, 1.6].into_iter().enumerate() {
+    for (run, (overlap, noise)) in [("low", 1.1), ("high", 1.6)].into_iter().enumerate() {
         let train = encoder.sample(&mut rng, N, noise);
         let test = encoder.sample(&mut rng, N, noise);
-        let gamma = compare(&train, &test, noise);
-        if run == 0 {
+        let gamma = compare(&train, &test, overlap, noise, json);
+        if run == 0 && !json {
             linfa_one_pair(&train, gamma);
         }
     }
 }
 
-/// Times the probe and sklearn on the same data and prints both; returns the probe's gamma.
-fn compare(train: &(Vec<f32>, Vec<usize>), test: &(Vec<f32>, Vec<usize>), noise: f32) -> f64 {
-    println!(
-        "\nSVC probe: {N} × {FEATURES} embeddings, {CLASSES} classes, latent noise {noise}, fit on {N}, predict {N}"
-    );
+/// Times the probe and sklearn on the same data and prints both (as text, or one JSON
+/// object); returns the probe's gamma.
+fn compare(
+    train: &(Vec<f32>, Vec<usize>),
+    test: &(Vec<f32>, Vec<usize>),
+    overlap: &str,
+    noise: f32,
+    json: bool,
+) -> f64 {
     let start = Instant::now();
     let model = fit(&train.0, FEATURES, &train.1, CLASSES).expect("probe fit");
     let fit_seconds = start.elapsed().as_secs_f64();
@@ -168,14 +175,32 @@ fn compare(train: &(Vec<f32>, Vec<usize>), test: &(Vec<f32>, Vec<usize>), noise:
     let ours = fit_seconds + predict_seconds;
     let our_accuracy = accuracy(&predictions, &test.1).unwrap();
     let n_support: usize = model.n_support().iter().sum();
+
+    let path = std::env::temp_dir().join(format!("expgrid-probe-bench-{}.bin", std::process::id()));
+    write_reference_input(&path, train, test);
+    let reference = run_reference(&path);
+    let _ = std::fs::remove_file(format!("{}.sklearn_pred", path.display()));
+    let _ = std::fs::remove_file(&path);
+    let agreement = |r: &Reference| accuracy(&predictions, &r.predictions).unwrap_or(f64::NAN);
+
+    if json {
+        let r = reference.as_ref().ok();
+        let line = serde_json::json!({
+            "workload": format!("svc-probe-{overlap}"), "seconds": ours, "accuracy": our_accuracy,
+            "reference_seconds": r.map(|r| r.seconds), "reference_accuracy": r.map(|r| r.accuracy),
+            "agreement": r.map(agreement),
+        });
+        println!("{line}");
+        return model.gamma();
+    }
+    println!(
+        "\nSVC probe: {N} × {FEATURES} embeddings, {CLASSES} classes, latent noise {noise}, fit on {N}, predict {N}"
+    );
     println!(
         "probe:   {ours:6.2} s (fit {fit_seconds:.2} s, predict {predict_seconds:.2} s), accuracy {our_accuracy:.4}, \
          {n_support} support vectors"
     );
-
-    let path = std::env::temp_dir().join(format!("expgrid-probe-bench-{}.bin", std::process::id()));
-    write_reference_input(&path, train, test);
-    match run_reference(&path) {
+    match reference {
         Ok(r) => {
             println!(
                 "sklearn: {:6.2} s (SVC(), scikit-learn {}), accuracy {:.4}, {} support vectors",
@@ -184,14 +209,12 @@ fn compare(train: &(Vec<f32>, Vec<usize>), test: &(Vec<f32>, Vec<usize>), noise:
             println!(
                 "ratio probe/sklearn: {:.2}, prediction agreement {:.2}%",
                 ours / r.seconds,
-                100.0 * accuracy(&predictions, &r.predictions).unwrap_or(f64::NAN)
+                100.0 * agreement(&r)
             );
         }
         Err(e) => {
             println!("sklearn: reference missing (python3 bench/svc_reference.py failed: {})", e.trim())
         }
     }
-    let _ = std::fs::remove_file(format!("{}.sklearn_pred", path.display()));
-    let _ = std::fs::remove_file(&path);
     model.gamma()
 }
