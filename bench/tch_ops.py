@@ -27,24 +27,18 @@ as often as the encoder has it).
 """
 
 import os
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 
+import torch_reference
+
 BATCH = 64
 
 
-def median_ms(f, iterations=20):
-    for _ in range(3):
-        f()
-    times = []
-    for _ in range(iterations):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+def median_ms(f):
+    """Median of 20 timed calls (after warm-up), the timer of torch_reference.py."""
+    return torch_reference.median_ms(20, f)
 
 
 def conv_backward(c_in, c_out, k, stride, pad, side):
