@@ -143,16 +143,6 @@ impl std::fmt::Display for InvalidModel {
 
 /// Checks a model block against the data's `[C, H, W]`.
 pub fn validate(spec: &ModelSpec, [c, h, w]: [usize; 3]) -> Result<(), InvalidModel> {
-    let positive = |key: &str, value: usize| match value {
-        0 => invalid(key, format!("`{key}` must be at least 1"), "use a positive size"),
-        _ => Ok(()),
-    };
-    let probability = |key: &str, p: f64| match (0.0..1.0).contains(&p) {
-        true => Ok(()),
-        false => {
-            invalid(key, format!("`{key}` must be in [0, 1), got {p}"), "a dropout probability, e.g. 0.1")
-        }
-    };
     if spec.classes < 2 {
         return invalid("classes", "a classifier needs at least 2 classes".into(), "e.g. `classes: 10`");
     }
@@ -229,6 +219,22 @@ fn invalid(key: &str, message: String, hint: &'static str) -> Result<(), Invalid
     Err(InvalidModel { key: key.to_string(), message, hint })
 }
 
+fn positive(key: &str, value: usize) -> Result<(), InvalidModel> {
+    match value {
+        0 => invalid(key, format!("`{key}` must be at least 1"), "use a positive size"),
+        _ => Ok(()),
+    }
+}
+
+fn probability(key: &str, p: f64) -> Result<(), InvalidModel> {
+    match (0.0..1.0).contains(&p) {
+        true => Ok(()),
+        false => {
+            invalid(key, format!("`{key}` must be in [0, 1), got {p}"), "a dropout probability, e.g. 0.1")
+        }
+    }
+}
+
 /// The preset combined with the options; names the missing option.
 fn cct_architecture(options: &CctOptions) -> Result<CctArchitecture, InvalidModel> {
     options.architecture().map_err(|key| InvalidModel {
@@ -248,9 +254,7 @@ fn validate_cct(o: &CctOptions, input_shape: [usize; 3]) -> Result<(), InvalidMo
         ("n_conv_layers", a.n_conv_layers),
         ("in_planes", o.in_planes),
     ] {
-        if value == 0 {
-            return invalid(key, format!("`{key}` must be at least 1"), "use a positive size");
-        }
+        positive(key, value)?;
     }
     if a.dim_feedforward() == 0 {
         return invalid(
@@ -259,15 +263,9 @@ fn validate_cct(o: &CctOptions, input_shape: [usize; 3]) -> Result<(), InvalidMo
             "the MLP is int(embedding_dim * mlp_ratio) wide: use a ratio such as 1 or 2",
         );
     }
-    for (key, p) in [
-        ("dropout", o.dropout),
-        ("attention_dropout", o.attention_dropout),
-        ("stochastic_depth", o.stochastic_depth),
-    ] {
-        if !(0.0..1.0).contains(&p) {
-            return invalid(key, format!("`{key}` must be in [0, 1), got {p}"), "a probability, e.g. 0.1");
-        }
-    }
+    probability("dropout", o.dropout)?;
+    probability("attention_dropout", o.attention_dropout)?;
+    probability("stochastic_depth", o.stochastic_depth)?;
     validate_value_transform("value_transform", &o.value_transform)?;
     validate_value_transform("seq_pool_value_transform", &o.seq_pool_value_transform)?;
     if a.embedding_dim % a.num_heads != 0 {
