@@ -1,15 +1,15 @@
 //! ConvNN attention (`model::convnn`) against the reference layers of Kang & Farias 2025 as
 //! re-implemented by `tests/fixtures/convnn/make_convnn_fixtures.py`: parameter counts of
 //! every variant, output shapes for several token counts, and outputs on the reference's
-//! weights (deterministic samplings only) to 1e-4. Weights are loaded as in
-//! `model_fixtures.rs` (burn-store, names renamed in the safetensors header).
+//! weights (deterministic samplings only) to 1e-4 (loaded as `torch_fixture` describes).
+
+mod torch_fixture;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use burn::module::Module;
-use burn::tensor::{Device, Distribution, Tensor, TensorData};
-use burn_store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+use burn::tensor::{Distribution, Tensor};
 use expgrid::backend;
 use expgrid::config::{de, node::Node};
 use expgrid::model::convnn::{
@@ -17,18 +17,13 @@ use expgrid::model::convnn::{
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
-
-const TOLERANCE: f32 = 1e-4;
+use torch_fixture::{Safetensors, assert_close, device, load};
 
 /// The backend's random generator is global to the process, so tests that draw from it
 /// (lazy parameter initialisation, random inputs, random sampling) run one at a time.
 fn serial() -> MutexGuard<'static, ()> {
     static SERIAL: Mutex<()> = Mutex::new(());
     SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn device() -> Device {
-    backend::device(backend::DEFAULT_DEVICE).unwrap()
 }
 
 fn fixture(file: &str) -> PathBuf {
@@ -170,47 +165,12 @@ fn random_sampling_follows_the_seeded_generator() {
 fn rename(key: &str) -> String {
     let key = match key.split_once('.') {
         Some(("convnn", _)) => key.to_string(),
-        Some(("conv1d", rest)) => format!("branch.other.Conv1d.{rest}"),
-        Some(("attention", rest)) => format!("branch.other.Attention.{rest}"),
+        // `branch.other` is the Conv1d or Attention variant (variant names are skipped).
+        Some(("conv1d" | "attention", rest)) => format!("branch.other.{rest}"),
         Some(("pointwise_linear", rest)) => format!("branch.pointwise_linear.{rest}"),
         _ => format!("convnn.{key}"),
     };
     key.replace("W_", "w_").replace("conv.0.", "conv.").replace("conv.1.", "pointwise.")
-}
-
-/// A case file: the weights as a store (renamed) and the `input`/`output` tensors.
-fn case(path: &Path) -> (SafetensorsStore, Tensor<3>, Tensor<3>) {
-    let bytes = std::fs::read(path).unwrap();
-    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let header: Map<String, Value> = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
-    let data = &bytes[8 + len..];
-    let tensor = |key: &str| {
-        let info = &header[key];
-        let shape: Vec<usize> = serde_json::from_value(info["shape"].clone()).unwrap();
-        let [start, end]: [usize; 2] = serde_json::from_value(info["data_offsets"].clone()).unwrap();
-        let values: Vec<f32> =
-            data[start..end].chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
-        Tensor::from_data(TensorData::new(values, shape), &device())
-    };
-    let (input, output) = (tensor("input"), tensor("output"));
-    // The weights alone, renamed, in a new data section.
-    let (mut weights, mut weight_data) = (Map::new(), Vec::new());
-    for (key, mut info) in header.clone() {
-        if matches!(key.as_str(), "input" | "output" | "__metadata__") {
-            continue;
-        }
-        let [start, end]: [usize; 2] = serde_json::from_value(info["data_offsets"].clone()).unwrap();
-        info["data_offsets"] = serde_json::json!([weight_data.len(), weight_data.len() + end - start]);
-        weight_data.extend_from_slice(&data[start..end]);
-        weights.insert(rename(&key), info);
-    }
-    let mut header = serde_json::to_vec(&weights).unwrap();
-    header.resize(header.len().next_multiple_of(8), b' ');
-    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
-    bytes.extend(header);
-    bytes.extend(weight_data);
-    let store = SafetensorsStore::from_bytes(Some(bytes)).with_from_adapter(PyTorchToBurnAdapter);
-    (store, input, output)
 }
 
 #[test]
@@ -220,18 +180,12 @@ fn deterministic_variants_match_the_reference() {
     assert_eq!(cases.len(), 11);
     for (name, variant) in cases {
         let Variant { options, dim, num_heads, .. } = serde_json::from_value(variant).unwrap();
-        let (mut store, input, output) = case(&fixture(&format!("{name}.safetensors")));
+        let case = Safetensors::read(&fixture(&format!("{name}.safetensors")));
+        let (input, output) = (case.tensor::<3>("input"), case.tensor::<3>("output"));
         assert_eq!(ConvNnAttention::validate(&options, dim, num_heads, input.dims()[1]), Ok(()));
         let mut module = ConvNnAttention::new(&options, dim, num_heads, &device());
-        let result = module.load_from(&mut store).expect("weights load");
-        assert!(result.errors.is_empty(), "{name}: {:?}", result.errors);
-        assert!(result.unused.is_empty(), "{name}: unused tensors: {:?}", result.unused);
-        assert!(result.missing.is_empty(), "{name}: missing tensors: {:?}", result.missing);
-        let ours = module.forward(input);
-        assert_eq!(ours.dims(), output.dims());
-        let diff: f32 = (ours - output).abs().max().into_scalar();
-        println!("{name}: max abs diff {diff:e}");
-        assert!(diff < TOLERANCE, "{name}: max abs diff {diff} >= {TOLERANCE}");
+        load(&mut module, case.weights(rename), false);
+        assert_close(&name, module.forward(input), output);
     }
 }
 

@@ -1,91 +1,34 @@
 //! Our encoders against torch/torchvision: weights written by
-//! `tests/fixtures/models/make_model_fixtures.py` under torch's names are renamed to ours,
-//! loaded with burn-store (`PyTorchToBurnAdapter` transposes Linear weights), and the
-//! eval-mode outputs must match torch's to 1e-4.
-//!
-//! burn-store is used without its `std` feature (so without its regex key remapping):
-//! with `std` it pulls in `tempfile`, whose `bitflags/std` feature changes the features of
-//! burn-flex's dependencies and makes the test build compile the whole burn stack a second
-//! time. The renaming is plain substring replacement on the safetensors header instead.
+//! `tests/fixtures/models/make_model_fixtures.py` under torch's names are renamed to ours and
+//! loaded (see `torch_fixture`); the eval-mode outputs must match torch's to 1e-4.
+
+mod torch_fixture;
 
 use std::path::PathBuf;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
-use burn_store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
-use expgrid::backend;
+use burn::tensor::Tensor;
+use burn_store::SafetensorsStore;
 use expgrid::config::schema::{MixMode, ValueScale, ValueTransformKind, ValueTransformSpec};
 use expgrid::model::cct::{Cct, CctOptions, PositionalEmbedding};
 use expgrid::model::conv::{ConvEncoder, ConvOptions};
 use expgrid::model::resnet::ResNet18;
 use expgrid::model::vit::{VisionTransformer, VitOptions};
-use serde_json::{Map, Value};
+use torch_fixture::{Safetensors, assert_close, device, load, replace_all};
 
-const TOLERANCE: f32 = 1e-4;
-
-fn device() -> Device {
-    backend::device(backend::DEFAULT_DEVICE).unwrap()
+fn fixture(file: &str) -> Safetensors {
+    Safetensors::read(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models").join(file))
 }
 
-/// A safetensors file: its header and its data section.
-fn read(file: &str) -> (Map<String, Value>, Vec<u8>) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models").join(file);
-    let bytes = std::fs::read(path).unwrap();
-    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let header = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
-    (header, bytes[8 + len..].to_vec())
-}
-
-/// torch's weights with every `(from, to)` substring replacement applied to the names. Enum
-/// variant names in our paths (`self_attention.Softmax.in_proj`) have no torch counterpart
-/// and are skipped.
+/// torch's weights of `name` with every `(from, to)` substring replacement applied.
 fn store(name: &str, renames: &[(&str, &str)]) -> SafetensorsStore {
-    let (header, data) = read(&format!("{name}.safetensors"));
-    let header: Map<String, Value> = header
-        .into_iter()
-        .map(|(key, value)| {
-            let key = renames.iter().fold(key, |key, (from, to)| key.replace(from, to));
-            (key, value)
-        })
-        .collect();
-    let mut header = serde_json::to_vec(&header).unwrap();
-    header.resize(header.len().next_multiple_of(8), b' ');
-    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
-    bytes.extend(header);
-    bytes.extend(data);
-    SafetensorsStore::from_bytes(Some(bytes)).with_from_adapter(PyTorchToBurnAdapter).skip_enum_variants(true)
+    fixture(&format!("{name}.safetensors")).weights(|key| replace_all(key, renames))
 }
 
-/// Loads every tensor of the store into the module and checks none is left out.
-fn load<M: ModuleSnapshot>(module: &mut M, store: SafetensorsStore, partial: bool) {
-    let mut store = store.allow_partial(partial);
-    let result = module.load_from(&mut store).expect("weights load");
-    assert!(result.errors.is_empty(), "{:?}", result.errors);
-    assert!(result.unused.is_empty(), "unused tensors: {:?}", result.unused);
-    if !partial {
-        assert!(result.missing.is_empty(), "missing tensors: {:?}", result.missing);
-    }
-}
-
-/// The fixture's `input` and torch's `output` (f32).
+/// The fixture's `input` and torch's `output`.
 fn io<const D: usize>(name: &str) -> (Tensor<4>, Tensor<D>) {
-    let (header, data) = read(&format!("{name}_io.safetensors"));
-    let tensor = |key: &str| {
-        let info = &header[key];
-        let shape: Vec<usize> = serde_json::from_value(info["shape"].clone()).unwrap();
-        let [start, end]: [usize; 2] = serde_json::from_value(info["data_offsets"].clone()).unwrap();
-        let values: Vec<f32> =
-            data[start..end].chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
-        TensorData::new(values, shape)
-    };
-    (Tensor::from_data(tensor("input"), &device()), Tensor::from_data(tensor("output"), &device()))
-}
-
-fn assert_close<const D: usize>(ours: Tensor<D>, torch: Tensor<D>) {
-    assert_eq!(ours.dims(), torch.dims());
-    let diff: f32 = (ours - torch).abs().max().into_scalar();
-    println!("max abs diff {diff:e}");
-    assert!(diff < TOLERANCE, "max abs diff {diff} >= {TOLERANCE}");
+    let file = fixture(&format!("{name}_io.safetensors"));
+    (file.tensor("input"), file.tensor("output"))
 }
 
 #[test]
@@ -114,7 +57,7 @@ fn vit_matches_torchvision() {
     );
     load(&mut vit, store, false);
     let (input, output) = io::<2>("vit");
-    assert_close(vit.forward(input), output);
+    assert_close("vit", vit.forward(input), output);
 }
 
 #[test]
@@ -128,7 +71,7 @@ fn resnet18_stem_layer1_layer2_match_torchvision() {
         .maxpool
         .forward(burn::tensor::activation::relu(resnet.bn1.forward(resnet.conv1.forward(input))));
     let x = [&resnet.layer1, &resnet.layer2].into_iter().flatten().fold(x, |x, block| block.forward(x));
-    assert_close(x, output);
+    assert_close("resnet", x, output);
 }
 
 #[test]
@@ -140,14 +83,13 @@ fn conv_matches_nn_experiments() {
         store("conv", &[("convolution.layers.0.", "layers.0."), ("convolution.layers.2.", "layers.1.")]);
     load(&mut conv, store, false);
     let (input, output) = io::<2>("conv");
-    assert_close(conv.forward(input), output);
+    assert_close("conv", conv.forward(input), output);
 }
 
 /// The fixtures' CCT: 2 conv layers (kernel 3, in_planes 8), embedding 32, 2 layers, 2 heads,
 /// mlp ratio 2, no dropout or drop path (eval mode makes them identities anyway).
 fn cct_options(positional_embedding: PositionalEmbedding) -> CctOptions {
     CctOptions {
-        preset: None,
         num_layers: Some(2),
         num_heads: Some(2),
         mlp_ratio: Some(2.0),
@@ -156,12 +98,7 @@ fn cct_options(positional_embedding: PositionalEmbedding) -> CctOptions {
         n_conv_layers: Some(2),
         in_planes: 8,
         positional_embedding,
-        dropout: 0.0,
-        attention_dropout: 0.1,
-        stochastic_depth: 0.1,
-        attention: Default::default(),
-        value_transform: ValueTransformSpec::default(),
-        seq_pool_value_transform: ValueTransformSpec::default(),
+        ..CctOptions::default()
     }
 }
 
@@ -181,7 +118,7 @@ fn assert_cct_matches(name: &str, options: CctOptions) {
     load(&mut cct, store, false);
     let (input, output) = io::<2>(name);
     // Evaluation copy: dropout, attention dropout and drop path off.
-    assert_close(cct.valid().forward(input), output);
+    assert_close(name, cct.valid().forward(input), output);
 }
 
 #[test]

@@ -10,13 +10,14 @@ use expgrid::config::schema::{
     ConvOptions, EncoderSpec, MixMode, ModelSpec, PositionalEmbedding, ValueScale, ValueTransformKind,
     ValueTransformSpec, VitOptions,
 };
+use expgrid::config::{de, node::Node};
+use expgrid::model::cct::Cct;
+use expgrid::model::{Model, count_params, embedding_dim, validate};
 
 /// ConvNN on half the channels beside softmax attention on the other half.
 fn convnn_branching() -> ConvNnOptions {
     ConvNnOptions { branch: ConvNnBranch::Attention { ratio: 0.5 }, ..Default::default() }
 }
-use expgrid::model::cct::Cct;
-use expgrid::model::{Model, count_params, embedding_dim, validate};
 
 fn vit(patch_size: usize, num_heads: usize, hidden_dim: usize) -> EncoderSpec {
     EncoderSpec::Vit(VitOptions {
@@ -202,23 +203,25 @@ fn train_and_eval_modes() {
 }
 
 fn cct(preset: Option<CctPreset>) -> CctOptions {
-    CctOptions {
-        preset,
-        num_layers: None,
-        num_heads: None,
-        mlp_ratio: None,
-        embedding_dim: None,
-        kernel_size: None,
-        n_conv_layers: None,
-        in_planes: 64,
-        positional_embedding: PositionalEmbedding::Learnable,
-        dropout: 0.0,
-        attention_dropout: 0.1,
-        stochastic_depth: 0.1,
-        attention: Default::default(),
-        value_transform: ValueTransformSpec::default(),
-        seq_pool_value_transform: ValueTransformSpec::default(),
-    }
+    CctOptions { preset, ..CctOptions::default() }
+}
+
+/// A preset alone gets the reference's defaults (`CCT(...)` in Compact-Transformers):
+/// 64 tokenizer planes, learnable positions, attention dropout and drop path 0.1.
+#[test]
+fn cct_options_parse_with_the_reference_defaults() {
+    let node = Node::parse("preset: cct_2_3x2", std::path::Path::new("test.yaml")).unwrap();
+    let parsed = de::from_node::<CctOptions>(&node, "cct").unwrap();
+    assert_eq!(parsed, cct(Some(CctPreset::Cct2_3x2)));
+    assert_eq!(
+        (parsed.in_planes, parsed.positional_embedding, parsed.dropout),
+        (64, PositionalEmbedding::Learnable, 0.0)
+    );
+    assert_eq!((parsed.attention_dropout, parsed.stochastic_depth), (0.1, 0.1));
+    assert_eq!(
+        (parsed.attention, parsed.value_transform.kind),
+        (AttentionSpec::Softmax, ValueTransformKind::None)
+    );
 }
 
 /// The check: `cct_2_3x2` on 3x32x32 with 10 classes and a learnable positional

@@ -221,6 +221,29 @@ pub struct CctOptions {
     pub seq_pool_value_transform: ValueTransformSpec,
 }
 
+/// What an empty `cct:` mapping parses to (no architecture yet: give a `preset` or all of it).
+impl Default for CctOptions {
+    fn default() -> Self {
+        CctOptions {
+            preset: None,
+            num_layers: None,
+            num_heads: None,
+            mlp_ratio: None,
+            embedding_dim: None,
+            kernel_size: None,
+            n_conv_layers: None,
+            in_planes: default_in_planes(),
+            positional_embedding: PositionalEmbedding::default(),
+            dropout: 0.0,
+            attention_dropout: default_cct_attention_dropout(),
+            stochastic_depth: default_cct_stochastic_depth(),
+            attention: AttentionSpec::default(),
+            value_transform: ValueTransformSpec::default(),
+            seq_pool_value_transform: ValueTransformSpec::default(),
+        }
+    }
+}
+
 /// The named CCT variants `cct_<layers>_<kernel>x<conv layers>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CctPreset {

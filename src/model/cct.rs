@@ -364,8 +364,18 @@ impl TransformerEncoderLayer {
 
 impl DropPath {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        if !self.is_active(&x.device()) {
+            return x;
+        }
         let batch = x.dims()[0];
         let keep = self.mask.forward(Tensor::ones([batch, 1, 1], &x.device()));
         x * keep
+    }
+
+    /// Whether the mask can drop anything: `Dropout::forward`'s own conditions (training,
+    /// on an autodiff device, `p > 0`). Otherwise the mask would be all ones, and
+    /// multiplying the whole branch by it is wasted work.
+    fn is_active(&self, device: &Device) -> bool {
+        self.mask.prob > 0.0 && self.mask.training.is_enabled() && device.is_autodiff()
     }
 }
