@@ -180,48 +180,34 @@ pub enum AttentionSpec {
 /// `encoder: cct`: the arguments of SHI-Labs/Compact-Transformers' `CCT` (August 2021).
 /// A `preset` (`cct_7_3x1`, ...) fills in the architecture; options given beside it win.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct CctOptions {
-    #[serde(default)]
     pub preset: Option<CctPreset>,
-    #[serde(default)]
     pub num_layers: Option<usize>,
-    #[serde(default)]
     pub num_heads: Option<usize>,
-    #[serde(default)]
     pub mlp_ratio: Option<f64>,
-    #[serde(default)]
     pub embedding_dim: Option<usize>,
     /// Tokenizer convolution kernel size (3 in every preset).
-    #[serde(default)]
     pub kernel_size: Option<usize>,
     /// Tokenizer stages (conv, ReLU, max-pool).
-    #[serde(default)]
     pub n_conv_layers: Option<usize>,
     /// Tokenizer channels between the stages.
-    #[serde(default = "default_in_planes")]
     pub in_planes: usize,
-    #[serde(default)]
     pub positional_embedding: PositionalEmbedding,
-    #[serde(default)]
     pub dropout: f64,
-    #[serde(default = "default_cct_attention_dropout")]
     pub attention_dropout: f64,
     /// Drop-path rate of the last layer; layer `i` uses `i / (num_layers - 1)` of it.
-    #[serde(default = "default_cct_stochastic_depth")]
     pub stochastic_depth: f64,
     /// Softmax attention (default) or ConvNN attention.
-    #[serde(default)]
     pub attention: AttentionSpec,
     /// Applied to the values of every attention layer.
-    #[serde(default)]
     pub value_transform: ValueTransformSpec,
     /// Applied to SeqPool's pooled values (the right-hand operand), not to its scorer.
-    #[serde(default)]
     pub seq_pool_value_transform: ValueTransformSpec,
 }
 
-/// What an empty `cct:` mapping parses to (no architecture yet: give a `preset` or all of it).
+/// The reference's defaults, also what an omitted key takes (no architecture: give a
+/// `preset` or all of it).
 impl Default for CctOptions {
     fn default() -> Self {
         CctOptions {
@@ -232,11 +218,11 @@ impl Default for CctOptions {
             embedding_dim: None,
             kernel_size: None,
             n_conv_layers: None,
-            in_planes: default_in_planes(),
+            in_planes: 64,
             positional_embedding: PositionalEmbedding::default(),
             dropout: 0.0,
-            attention_dropout: default_cct_attention_dropout(),
-            stochastic_depth: default_cct_stochastic_depth(),
+            attention_dropout: 0.1,
+            stochastic_depth: 0.1,
             attention: AttentionSpec::default(),
             value_transform: ValueTransformSpec::default(),
             seq_pool_value_transform: ValueTransformSpec::default(),
@@ -540,15 +526,6 @@ fn default_betas() -> [f64; 2] {
 }
 fn default_eps() -> f64 {
     1e-8
-}
-fn default_in_planes() -> usize {
-    64
-}
-fn default_cct_attention_dropout() -> f64 {
-    0.1
-}
-fn default_cct_stochastic_depth() -> f64 {
-    0.1
 }
 fn default_alpha() -> f64 {
     1.0
