@@ -225,11 +225,11 @@ pub fn render_report(collected: &Collected, options: &ReportOptions, out: &Path)
             if out != Path::new("-") {
                 let name = format!("{CURVES_STEM}.{}", options.image.extension());
                 let plot_dir = out.with_extension("");
+                // The report links its plots relative to itself: `x/<name>` beside `x.md`.
+                let link =
+                    |title: String, name: &str| PlotLink { title, path: format!("{}/{name}", stem(out)) };
                 if plot::learning_curves(collected, &plot_dir.join(&name), options.image)? {
-                    plots.push(PlotLink {
-                        title: "learning curves".into(),
-                        path: format!("{}/{name}", stem(out)),
-                    });
+                    plots.push(link("learning curves".into(), &name));
                 }
                 let trends = collected.experiment.runs.first().map(|run| run.config.report.trends.as_slice());
                 for (i, spec) in trends.unwrap_or_default().iter().enumerate() {
@@ -243,10 +243,7 @@ pub fn render_report(collected: &Collected, options: &ReportOptions, out: &Path)
                         options.image,
                     )
                     .with_context(|| format!("report.trends[{i}]"))?;
-                    plots.push(PlotLink {
-                        title: format!("{} by {}", spec.y, spec.x),
-                        path: format!("{}/{name}", stem(out)),
-                    });
+                    plots.push(link(format!("{} by {}", spec.y, spec.x), &name));
                 }
             }
             markdown::render(&options.template, Header::new(collected, &options.stamp), &table, &plots)
