@@ -113,19 +113,42 @@ fn sigkill_exactly_at_each_rename_then_resume_gives_the_same_numbers() {
     let trace = format!("trace={RENAMES}");
     let output = traced(&counting, &["-e", &trace, "-o", log.to_str().unwrap()]).output().unwrap();
     assert!(output.status.success(), "{}", text(&output));
-    let renames = std::fs::read_to_string(&log).unwrap().lines().filter(|l| l.contains("rename")).count();
+    // strace counts the calls of each syscall apart (std renames files with `renameat`,
+    // folders with `rename`): kill at the n-th call of each.
+    let trace_log = std::fs::read_to_string(&log).unwrap();
+    let calls: Vec<&str> = trace_log
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(1)?.split_once('(').map(|(syscall, _)| syscall))
+        .filter(|syscall| syscall.starts_with("rename"))
+        .collect();
+    let renames = calls.len();
     assert!(renames >= 20, "{renames} renames: checkpoints after every batch expected");
 
     let mut identical = 0;
-    for n in 1..=renames {
-        let ws = Workspace::new(&tiny_file(""));
-        let inject = format!("inject={RENAMES}:signal=KILL:when={n}");
-        let output = traced(&ws, &["-e", &inject, "-o", "/dev/null"]).output().unwrap();
-        // strace ends itself with the signal that ended the traced process.
-        assert_eq!(output.status.signal(), Some(9), "killed at rename {n} of {renames}: {}", text(&output));
-        finish(&ws);
-        assert_eq!(ws.final_numbers(TINY_RUN), expected, "killed at rename {n} of {renames}, then resumed");
-        identical += 1;
+    let mut syscalls = calls.clone();
+    syscalls.sort();
+    syscalls.dedup();
+    for syscall in syscalls {
+        let count = calls.iter().filter(|&&c| c == syscall).count();
+        for n in 1..=count {
+            let ws = Workspace::new(&tiny_file(""));
+            let inject = format!("inject={syscall}:signal=KILL:when={n}");
+            let output = traced(&ws, &["-e", &inject, "-o", "/dev/null"]).output().unwrap();
+            // strace ends itself with the signal that ended the traced process.
+            assert_eq!(
+                output.status.signal(),
+                Some(9),
+                "killed at {syscall} {n} of {count}: {}",
+                text(&output)
+            );
+            finish(&ws);
+            assert_eq!(
+                ws.final_numbers(TINY_RUN),
+                expected,
+                "killed at {syscall} {n} of {count}, then resumed"
+            );
+            identical += 1;
+        }
     }
     eprintln!(
         "SIGKILL at each rename: {renames} kills, {identical} resumed runs identical to the uninterrupted one"

@@ -178,8 +178,12 @@ fn damaged_run_files_are_reported_as_damaged_and_run_rebuilds_them() {
     assert!(ws.run(&[]).status.success());
     let names = ["tiny/run_seed-0", "tiny/run_seed-1", "tiny/run_seed-2"];
     let before: Vec<_> = names.iter().map(|name| ws.final_numbers(name)).collect();
+    // Garbage; for metrics.csv, a row cut short after its header.
     for (name, file) in names.iter().zip(["result.json", "metrics.csv", "run.json"]) {
-        std::fs::write(ws.run_dir(name).path().join(file), "garbage, \"").unwrap();
+        let path = ws.run_dir(name).path().join(file);
+        let header = std::fs::read_to_string(&path).unwrap().lines().next().unwrap().to_string();
+        let damaged = if file == "metrics.csv" { format!("{header}\n50,0,0.1") } else { "garbage".into() };
+        std::fs::write(path, damaged).unwrap();
     }
 
     let report = report_json(&ws);
