@@ -132,6 +132,13 @@ pub struct RunInfo {
     pub started_at: Option<String>,
     #[serde(default)]
     pub finished_at: Option<String>,
+    /// The checkpoint's inputs when the latest session started (`None`: no checkpoint).
+    #[serde(default)]
+    pub session_inputs: Option<u64>,
+    /// Sessions in a row whose process died (neither done nor failed recorded) before
+    /// saving a new checkpoint.
+    #[serde(default)]
+    pub deaths: u32,
 }
 
 /// One row of `metrics.csv`, written at every validation.
@@ -485,6 +492,8 @@ mod tests {
             params: 10,
             started_at: None,
             finished_at: None,
+            session_inputs: None,
+            deaths: 0,
         };
         dir.write_info(&info).unwrap();
         let lock = dir.try_lock().unwrap().expect("free");

@@ -4,6 +4,7 @@
 
 mod run_fixture;
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -61,6 +62,36 @@ fn a_panicking_run_fails_alone_and_the_other_worker_trains_on() {
     assert_eq!(ws.result(panicked).inputs, 200);
     let inputs: Vec<u64> = ws.metrics(panicked).iter().map(|row| row.inputs).collect();
     assert_eq!(inputs, [50, 100, 150, 200], "every validation once");
+}
+
+#[test]
+fn a_run_that_keeps_killing_its_process_is_failed_after_three_deaths() {
+    let ws = Workspace::new(&tiny_file(""));
+    let dir = ws.run_dir(TINY_RUN);
+    let abort = || ws.command(&[]).env(FAULT, "abort-at-input:10").output().unwrap();
+    for deaths_before in 0..3 {
+        let output = abort();
+        assert_eq!(output.status.signal(), Some(6), "aborted (SIGABRT): {}", text(&output));
+        assert_eq!(dir.info().unwrap().unwrap().deaths, deaths_before);
+    }
+    // The fourth `expgrid run`, and any later one, gives up on it instead of dying (and
+    // taking the other runs of the process with it) once more.
+    for output in [abort(), ws.run(&[])] {
+        let out = text(&output);
+        assert_eq!(output.status.code(), Some(1), "{out}");
+        assert!(
+            out.contains(
+                "FAILED   the process training it died 3 times in a row before its next checkpoint (at 0 inputs)"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("`expgrid run --only 1` retries it"), "{out}");
+        assert_eq!(dir.state().unwrap(), RunState::Failed);
+    }
+    // Named with `--only`, it is retried (and, the fault gone, trains to the end).
+    let output = ws.run(&["--only", "1"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(dir.state().unwrap(), RunState::Done);
 }
 
 /// A small tmpfs mounted on a folder while it lives.

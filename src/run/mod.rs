@@ -116,19 +116,21 @@ fn run_one(exp: &Experiment, run: &PlannedRun, options: &RunOptions, progress: &
             };
         }
     };
-    let (start_inputs, note) = match prepare(&dir, run, options.reset) {
-        Ok(Decision::Train { inputs_done, note }) => (inputs_done, note),
+    let (start_inputs, note, deaths) = match prepare(&dir, run, options.reset, !options.only.is_empty()) {
+        Ok(Decision::Train { inputs_done, note, deaths }) => (inputs_done, note, deaths),
         Ok(Decision::Skip(reason)) => return Outcome::Skipped(reason),
         Ok(Decision::Stale(reason)) => return Outcome::Stale(reason),
+        Ok(Decision::Fail(reason)) => return Outcome::Failed(reason),
         Err(err) => return Outcome::Failed(format!("{err:#}")),
     };
     let run_progress = progress.start_run(name, run.config.max_inputs, start_inputs);
     if let Some(note) = note {
         run_progress.log(&note);
     }
-    let trained =
-        std::panic::catch_unwind(AssertUnwindSafe(|| train_locked(exp, run, &dir, options, &run_progress)))
-            .unwrap_or_else(|panic| Err(anyhow::anyhow!("panicked: {}", panic_message(panic.as_ref()))));
+    let trained = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        train_locked(exp, run, &dir, options, &run_progress, deaths)
+    }))
+    .unwrap_or_else(|panic| Err(anyhow::anyhow!("panicked: {}", panic_message(panic.as_ref()))));
     let outcome = match trained {
         Ok(result) => Outcome::Trained(result),
         Err(err) => {
@@ -153,31 +155,63 @@ fn run_one(exp: &Experiment, run: &PlannedRun, options: &RunOptions, progress: &
 }
 
 enum Decision {
-    /// Train from the checkpoint's inputs; `note` says why a done run is trained.
+    /// Train from the checkpoint's inputs; `note` says why a done run is trained; `deaths`
+    /// is carried into `run.json`.
     Train {
         inputs_done: u64,
         note: Option<String>,
+        deaths: u32,
     },
     Skip(String),
     Stale(String),
+    /// Not trained, and recorded as failed.
+    Fail(String),
 }
 
-/// With the lock held: skip done runs, refuse stale ones, repair damaged ones, clear the
-/// folder on reset.
-fn prepare(dir: &RunDir, run: &PlannedRun, reset: bool) -> Result<Decision> {
+/// A run whose process died this many times in a row before its next checkpoint is not
+/// retried without `--only`: each retry would end every other run of the process too.
+const MAX_DEATHS: u32 = 3;
+
+/// With the lock held: skip done runs, refuse stale ones, repair damaged ones, give up on
+/// runs that keep killing their process (unless `explicit`ly selected), clear the folder on
+/// reset.
+fn prepare(dir: &RunDir, run: &PlannedRun, reset: bool, explicit: bool) -> Result<Decision> {
     if reset {
         dir.clear()?;
-        return Ok(Decision::Train { inputs_done: 0, note: None });
+        return Ok(Decision::Train { inputs_done: 0, note: None, deaths: 0 });
     }
     // Without a readable config.yaml nobody knows what the checkpoint was trained with.
     dir.config()?;
-    let resume = |note| Decision::Train { inputs_done: train::checkpoint_inputs(dir).unwrap_or(0), note };
-    Ok(match dir.standing(&run.resolved) {
-        Standing::Current(RunState::Done) => Decision::Skip("done".into()),
-        stale @ Standing::Stale(_) => Decision::Stale(stale.detail().unwrap_or_default()),
-        Standing::Damaged(message) => resume(Some(format!("repairing: {message}"))),
-        Standing::Current(_) => resume(None),
-    })
+    let inputs = train::checkpoint_inputs(dir);
+    let resume = |note, deaths| Decision::Train { inputs_done: inputs.unwrap_or(0), note, deaths };
+    let state = match dir.standing(&run.resolved) {
+        Standing::Current(RunState::Done) => return Ok(Decision::Skip("done".into())),
+        stale @ Standing::Stale(_) => return Ok(Decision::Stale(stale.detail().unwrap_or_default())),
+        Standing::Damaged(message) => return Ok(resume(Some(format!("repairing: {message}")), 0)),
+        Standing::Current(state) => state,
+    };
+    let Some(mut info) = dir.info()? else { return Ok(resume(None, 0)) };
+    // `running` while this process holds the lock: the process that trained it died.
+    info.deaths = match state {
+        RunState::Running if info.session_inputs == inputs => info.deaths + 1,
+        RunState::Failed => info.deaths,
+        _ => 0,
+    };
+    if info.deaths < MAX_DEATHS || explicit {
+        return Ok(resume(None, info.deaths));
+    }
+    let message = format!(
+        "the process training it died {} times in a row before its next checkpoint (at {} inputs): \
+         a crash, an abort or out of memory? It is not retried automatically; \
+         `expgrid run --only {}` retries it",
+        info.deaths,
+        inputs.unwrap_or(0),
+        run.matrix_id
+    );
+    info.status = Status::Failed;
+    info.error = Some(message.clone());
+    dir.write_info(&info)?;
+    Ok(Decision::Fail(message))
 }
 
 /// The error of a failed run, with what to do when the disk is full.
@@ -209,6 +243,7 @@ fn train_locked(
     dir: &RunDir,
     options: &RunOptions,
     progress: &progress::RunProgress,
+    deaths: u32,
 ) -> Result<RunResult> {
     dir.write_config(&run.resolved)?;
     // A damaged run.json is replaced (its start time is lost).
@@ -227,6 +262,8 @@ fn train_locked(
         params: train::params(run)?,
         started_at: previous.and_then(|p| p.started_at).or_else(|| Some(now())),
         finished_at: None,
+        session_inputs: train::checkpoint_inputs(dir),
+        deaths,
     };
     dir.write_info(&info)?;
     let context =

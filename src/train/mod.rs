@@ -83,7 +83,7 @@ pub fn train_run(context: &TrainContext) -> Result<RunResult> {
     // The checkpoint's rows replace whatever a crash left in `metrics.csv` (rows past the
     // checkpoint, or a damaged file).
     dir.write_metrics(&state.rows)?;
-    let panic_at = fault::panic_at_input()?;
+    let fault = fault::Fault::from_env()?;
 
     let schedule = Schedule::new(&config.scheduler, config.learnrate, config.max_inputs, config.batch_size);
     let validate_every = config.validate_every.unwrap_or(data.train.len() as u64);
@@ -121,8 +121,8 @@ pub fn train_run(context: &TrainContext) -> Result<RunResult> {
         state.loss_count += n as u64;
         state.train_time_s += step_start.elapsed().as_secs_f64();
         context.progress.step(state.inputs, loss_value);
-        if panic_at.is_some_and(|at| state.inputs >= at) {
-            panic!("{}: panicking at input {} as asked", fault::FAULT_VAR, state.inputs);
+        if let Some(fault) = fault {
+            fault.strike(state.inputs);
         }
 
         let finished = state.inputs >= config.max_inputs;
