@@ -6,7 +6,8 @@
 //! again from scratch. A done or interrupted run whose resolved config changed since it
 //! started is stale: not touched without `--reset`, so results of two configs never mix.
 //! A run with a damaged file is resumed from its checkpoint, which rewrites the files.
-//! A panic inside a run fails that run only.
+//! A panic inside a run fails that run only; a run whose process died `MAX_DEATHS` times in
+//! a row before its next checkpoint is failed and retried only when `--only` selects it.
 
 pub mod progress;
 
