@@ -48,8 +48,8 @@ enum Command {
         #[arg(long, default_value = expgrid::backend::DEFAULT_DEVICE)]
         device: String,
         /// Train this many runs at once; the cores are divided between them.
-        #[arg(short = 'j', long, default_value_t = 1)]
-        jobs: usize,
+        #[arg(short = 'j', long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: u16,
         /// Train the selected runs again from scratch, done ones included.
         #[arg(long)]
         reset: bool,
@@ -94,7 +94,7 @@ fn main() -> ExitCode {
                 Ok(experiments) => experiments,
                 Err(errors) => return report_errors(&errors),
             };
-            let options = RunOptions { runs_dir, data_dir, device, jobs, reset, only };
+            let options = RunOptions { runs_dir, data_dir, device, jobs: jobs.into(), reset, only };
             match run::run_all(&experiments, &options) {
                 Ok(reports) => print_summary(&reports),
                 Err(err) => {
@@ -159,9 +159,9 @@ fn load_all(files: &[PathBuf]) -> Result<Vec<Experiment>, ConfigErrors> {
     if errors.is_empty() { Ok(experiments) } else { Err(ConfigErrors(errors)) }
 }
 
-/// One line per run; exit status 1 if any run failed.
+/// One line per run; exit status 1 if any run failed or is stale.
 fn print_summary(reports: &[RunReport]) -> ExitCode {
-    let mut failed = 0;
+    let (mut failed, mut stale) = (0, 0);
     let mut text = String::new();
     for report in reports {
         let line = match &report.outcome {
@@ -172,6 +172,10 @@ fn print_summary(reports: &[RunReport]) -> ExitCode {
                 r.accuracy_svc.map_or("-".to_string(), |a| format!("{a:.4}"))
             ),
             Outcome::Skipped(reason) => format!("skipped  {reason}"),
+            Outcome::Stale(reason) => {
+                stale += 1;
+                format!("STALE    {reason}")
+            }
             Outcome::Failed(err) => {
                 failed += 1;
                 format!("FAILED   {}", err.lines().next().unwrap_or_default())
@@ -182,8 +186,16 @@ fn print_summary(reports: &[RunReport]) -> ExitCode {
     if failed > 0 {
         text.push_str(&format!("{failed} of {} runs failed\n", reports.len()));
     }
+    if stale > 0 {
+        text.push_str(&format!(
+            "{stale} of {} runs are stale: their results belong to an older version of the file; \
+             `expgrid run --reset` (with `--only` to pick them) trains them with the file's config, \
+             or restore the old values\n",
+            reports.len()
+        ));
+    }
     let code = print_out(text.trim_end());
-    if failed > 0 { ExitCode::FAILURE } else { code }
+    if failed + stale > 0 { ExitCode::FAILURE } else { code }
 }
 
 fn report_errors(errors: &ConfigErrors) -> ExitCode {

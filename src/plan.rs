@@ -15,18 +15,24 @@ pub struct PlanRow<'a> {
     pub matrix_slug: &'a str,
     pub experiment_name: &'a str,
     pub values: &'a indexmap::IndexMap<String, Node>,
-    /// pending, running, interrupted, done or failed (from the run folder).
+    /// pending, running, interrupted, done, failed, stale (trained with an older config) or
+    /// damaged (from the run folder).
     pub status: String,
     /// Trainable parameters, computed without building the model.
     pub params: usize,
 }
 
-/// The status of a run from its folder below `runs_dir`.
+/// The status of a run from its folder below `runs_dir`, against the file's config.
 pub fn status(run: &PlannedRun, runs_dir: &Path) -> String {
-    match RunDir::new(runs_dir, &run.config.experiment_name).and_then(|dir| dir.state()) {
-        Ok(state) => state.to_string(),
+    match RunDir::new(runs_dir, &run.config.experiment_name) {
+        Ok(dir) => dir.standing(&run.resolved).label(),
         Err(err) => format!("unreadable: {err:#}"),
     }
+}
+
+/// Why a run is stale or damaged (and what to do), if it is.
+fn status_note(run: &PlannedRun, runs_dir: &Path) -> Option<String> {
+    RunDir::new(runs_dir, &run.config.experiment_name).ok().map(|dir| dir.standing(&run.resolved))?.detail()
 }
 
 /// Trainable parameters of a run's model (validated at load time, so never an error here).
@@ -86,6 +92,11 @@ pub fn to_table(experiments: &[Experiment], runs_dir: &Path) -> String {
             table.push(row);
         }
         out.push_str(&align(&table));
+        for run in &exp.runs {
+            if let Some(note) = status_note(run, runs_dir) {
+                out.push_str(&format!("run {}: {note}\n", run.matrix_id));
+            }
+        }
     }
     out
 }

@@ -6,10 +6,13 @@
 //! | `run.json` | [`RunInfo`]: status, error, versions, backend, seed, params, times |
 //! | `metrics.csv` | one [`MetricsRow`] per validation |
 //! | `result.json` | [`RunResult`]: the final metrics and the probe |
-//! | `checkpoint/` | model, optimizer, scheduler, inputs seen, RNG and data-order state |
+//! | `checkpoint/` | model, optimizer, and `state.json` (counters, data position, metrics rows, checksums) |
+//! | `checkpoint.prev/` | the previous complete checkpoint, the fallback when `checkpoint/` is damaged |
 //! | `.lock` | held (advisory lock) by the process that trains the run |
 //!
-//! Every write is atomic: a temporary file in the same folder, then a rename.
+//! Every write is atomic: a temporary file (or, for a checkpoint, a temporary folder) named
+//! `.tmp-*` in the run folder, flushed, then renamed. Temporaries left by a killed process
+//! are removed when the next process takes the folder's lock.
 
 use std::fs::File;
 use std::io::Write;
@@ -25,7 +28,10 @@ pub const INFO_FILE: &str = "run.json";
 pub const METRICS_FILE: &str = "metrics.csv";
 pub const RESULT_FILE: &str = "result.json";
 pub const CHECKPOINT_DIR: &str = "checkpoint";
+pub const PREVIOUS_CHECKPOINT_DIR: &str = "checkpoint.prev";
 const LOCK_FILE: &str = ".lock";
+/// The name prefix of every temporary file or folder written in a run folder.
+const TEMP_PREFIX: &str = ".tmp-";
 
 /// The status recorded in `run.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +42,10 @@ pub enum Status {
     Done,
     Failed,
 }
+
+/// The advice for a damaged `run.json`, `metrics.csv` or `result.json`.
+const REPAIR: &str =
+    "`expgrid run` rebuilds it from the run's checkpoint (retraining only what the checkpoint lacks)";
 
 /// What a run is now, from `run.json` and its lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -64,6 +74,41 @@ impl std::fmt::Display for RunState {
     }
 }
 
+/// A run as `plan` and `report` show it: its state, checked against the file's config and
+/// its files.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Standing {
+    /// Its files are readable and it was trained with the file's config (or not yet).
+    Current(RunState),
+    /// Started or finished with a config that differs from the file's now.
+    Stale(RunState),
+    /// One of its files cannot be read; the message names it and the repair.
+    Damaged(String),
+}
+
+impl Standing {
+    /// The status word: the state, `stale` or `damaged`.
+    pub fn label(&self) -> String {
+        match self {
+            Standing::Current(state) => state.to_string(),
+            Standing::Stale(_) => "stale".into(),
+            Standing::Damaged(_) => "damaged".into(),
+        }
+    }
+
+    /// Why a run is stale or damaged, and what to do.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            Standing::Current(_) => None,
+            Standing::Stale(state) => Some(format!(
+                "{state} with an older config: the experiment file changed since; \
+                 `expgrid run --reset` trains it again with the file's config"
+            )),
+            Standing::Damaged(message) => Some(message.clone()),
+        }
+    }
+}
+
 /// `run.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
@@ -87,6 +132,13 @@ pub struct RunInfo {
     pub started_at: Option<String>,
     #[serde(default)]
     pub finished_at: Option<String>,
+    /// The checkpoint's inputs when the latest session started (`None`: no checkpoint).
+    #[serde(default)]
+    pub session_inputs: Option<u64>,
+    /// Sessions in a row whose process died (neither done nor failed recorded) before
+    /// saving a new checkpoint.
+    #[serde(default)]
+    pub deaths: u32,
 }
 
 /// One row of `metrics.csv`, written at every validation.
@@ -162,6 +214,39 @@ impl RunDir {
         self.path.join(CHECKPOINT_DIR)
     }
 
+    /// The previous complete checkpoint, kept until the next one is complete.
+    pub fn previous_checkpoint_dir(&self) -> PathBuf {
+        self.path.join(PREVIOUS_CHECKPOINT_DIR)
+    }
+
+    /// A new, empty temporary folder in the run folder (removed when dropped).
+    pub fn temp_dir(&self) -> Result<tempfile::TempDir> {
+        tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempdir_in(&self.path)
+            .with_context(|| format!("cannot write in {}", self.path.display()))
+    }
+
+    /// Remove the temporary files and folders that killed writes left behind.
+    fn remove_temporaries(&self) -> Result<()> {
+        let entries =
+            std::fs::read_dir(&self.path).with_context(|| format!("cannot read {}", self.path.display()))?;
+        for entry in entries {
+            let entry = entry?;
+            if !entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                continue;
+            }
+            let path = entry.path();
+            let removed = if entry.file_type()?.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removed.with_context(|| format!("cannot remove the leftover {}", path.display()))?;
+        }
+        Ok(())
+    }
+
     /// Create the folder (and its parents).
     pub fn create(&self) -> Result<()> {
         std::fs::create_dir_all(&self.path).with_context(|| format!("cannot create {}", self.path.display()))
@@ -178,15 +263,17 @@ impl RunDir {
                 _ => {}
             }
         }
-        let checkpoint = self.checkpoint_dir();
-        if checkpoint.exists() {
-            std::fs::remove_dir_all(&checkpoint)
-                .with_context(|| format!("cannot remove {}", checkpoint.display()))?;
+        for checkpoint in [self.checkpoint_dir(), self.previous_checkpoint_dir()] {
+            if checkpoint.exists() {
+                std::fs::remove_dir_all(&checkpoint)
+                    .with_context(|| format!("cannot remove {}", checkpoint.display()))?;
+            }
         }
         Ok(())
     }
 
-    /// Take the folder's lock; `None` if another process holds it.
+    /// Take the folder's lock; `None` if another process holds it. The holder owns the
+    /// folder, so temporaries found then are leftovers of a killed process and are removed.
     pub fn try_lock(&self) -> Result<Option<RunLock>> {
         self.create()?;
         let path = self.path.join(LOCK_FILE);
@@ -197,7 +284,10 @@ impl RunDir {
             .open(&path)
             .with_context(|| format!("cannot open {}", path.display()))?;
         match file.try_lock() {
-            Ok(()) => Ok(Some(RunLock { _file: file })),
+            Ok(()) => {
+                self.remove_temporaries()?;
+                Ok(Some(RunLock { _file: file }))
+            }
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
             Err(std::fs::TryLockError::Error(err)) => {
                 Err(err).with_context(|| format!("cannot lock {}", path.display()))
@@ -223,6 +313,20 @@ impl RunDir {
         })
     }
 
+    /// The run's standing against `resolved`, the file's current config of the run.
+    pub fn standing(&self, resolved: &Node) -> Standing {
+        let checked = || -> Result<Standing> {
+            let state = self.state()?;
+            self.metrics()?;
+            if state == RunState::Done {
+                self.result()?;
+            }
+            let stale = state != RunState::Pending && self.config_changed(resolved)?;
+            Ok(if stale { Standing::Stale(state) } else { Standing::Current(state) })
+        };
+        checked().unwrap_or_else(|err| Standing::Damaged(format!("{err:#}")))
+    }
+
     pub fn info(&self) -> Result<Option<RunInfo>> {
         read_json(&self.path.join(INFO_FILE))
     }
@@ -243,8 +347,13 @@ impl RunDir {
     pub fn config(&self) -> Result<Option<serde_json::Value>> {
         let path = self.path.join(CONFIG_FILE);
         let Some(text) = read_optional(&path)? else { return Ok(None) };
-        let value =
-            serde_saphyr::from_str(&text).with_context(|| format!("{} is not valid YAML", path.display()))?;
+        let value = serde_saphyr::from_str(&text).with_context(|| {
+            format!(
+                "{} is damaged, so the config the run was trained with is unknown: \
+                 `expgrid run --reset` trains it again",
+                path.display()
+            )
+        })?;
         Ok(Some(value))
     }
 
@@ -269,9 +378,10 @@ impl RunDir {
     pub fn metrics(&self) -> Result<Vec<MetricsRow>> {
         let path = self.path.join(METRICS_FILE);
         let Some(text) = read_optional(&path)? else { return Ok(Vec::new()) };
-        csv::Reader::from_reader(text.as_bytes()).deserialize().collect::<Result<_, _>>().with_context(|| {
-            format!("{} is damaged: delete it, or the run folder to train again", path.display())
-        })
+        csv::Reader::from_reader(text.as_bytes())
+            .deserialize()
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("{} is damaged: {REPAIR}", path.display()))
     }
 
     /// Rewrite `metrics.csv` with `rows` (atomically; the file is small).
@@ -289,6 +399,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut builder = tempfile::Builder::new();
+    builder.prefix(TEMP_PREFIX);
     // Plain files for the user and their tools (a temporary file would otherwise be 0600).
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
@@ -296,7 +407,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    sync_dir(dir)
+}
+
+/// Make the renames in `dir` durable (a crash of the machine cannot undo them).
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("cannot sync {}", dir.display()))
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
@@ -307,8 +423,8 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
     let Some(text) = read_optional(path)? else { return Ok(None) };
-    let value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is damaged: delete the run folder to train it again", path.display()))?;
+    let value =
+        serde_json::from_str(&text).with_context(|| format!("{} is damaged: {REPAIR}", path.display()))?;
     Ok(Some(value))
 }
 
@@ -376,6 +492,8 @@ mod tests {
             params: 10,
             started_at: None,
             finished_at: None,
+            session_inputs: None,
+            deaths: 0,
         };
         dir.write_info(&info).unwrap();
         let lock = dir.try_lock().unwrap().expect("free");
@@ -383,5 +501,22 @@ mod tests {
         assert!(dir.try_lock().unwrap().is_none(), "a second lock is refused");
         drop(lock);
         assert_eq!(dir.state().unwrap(), RunState::Interrupted);
+    }
+
+    #[test]
+    fn taking_the_lock_removes_leftover_temporaries_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = RunDir::new(tmp.path(), "r").unwrap();
+        dir.write_metrics(&[row(10)]).unwrap();
+        let leftover = dir.temp_dir().unwrap().keep();
+        std::fs::write(leftover.join("model.bpk"), b"half").unwrap();
+        std::fs::write(dir.path().join(".tmp-x1y2z3"), b"half").unwrap();
+        let _lock = dir.try_lock().unwrap().expect("free");
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".lock", METRICS_FILE]);
     }
 }

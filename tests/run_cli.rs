@@ -2,108 +2,15 @@
 //! that must learn, reproducibility, kill-and-resume, skip-done, `--reset`, NaN failure and
 //! two processes on one file.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod run_fixture;
+
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use expgrid::rundir::{MetricsRow, RunDir, RunResult, RunState};
-
-/// The shared data folder (`../shared/data` from the repository root).
-fn data_dir() -> PathBuf {
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    if beside.is_dir() { beside } else { PathBuf::from("/work/shared/data") }
-}
-
-/// A small run: the conv encoder on class-balanced FMNIST subsets.
-fn small_file(extra: &str) -> String {
-    format!(
-        "
-matrix:
-  seed: [0]
-experiment_name: small/run_${{matrix_slug}}
-train_set: {{dataset: fmnist, split: train, shape: [1, 28, 28], limit: 1000}}
-validation_set: {{dataset: fmnist, split: test, shape: [1, 28, 28], limit: 500}}
-batch_size: 50
-learnrate: 0.003
-optimizer: AdamW
-scheduler: CosineAnnealingLR
-loss_function: l2
-max_inputs: 3000
-validate_every: 1000
-train_input_transforms: [trivial_augment_wide]
-probe: {{samples: 500}}
-model:
-  encoder: conv
-  channels: [8, 8]
-  code_size: 32
-  classes: 10
-{extra}"
-    )
-}
-
-struct Workspace {
-    dir: tempfile::TempDir,
-}
-
-impl Workspace {
-    fn new(file_text: &str) -> Workspace {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("exp.yml"), file_text).unwrap();
-        Workspace { dir }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_expgrid"));
-        cmd.current_dir(self.dir.path())
-            .arg("run")
-            .arg("exp.yml")
-            .arg("--data-dir")
-            .arg(data_dir())
-            .args(args)
-            .env("EXPGRID_OFFLINE", "1");
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    fn run_dir(&self, name: &str) -> RunDir {
-        RunDir::new(&self.dir.path().join("runs"), name).unwrap()
-    }
-
-    fn result(&self, name: &str) -> RunResult {
-        self.run_dir(name).result().unwrap().expect("result.json")
-    }
-
-    fn metrics(&self, name: &str) -> Vec<MetricsRow> {
-        self.run_dir(name).metrics().unwrap()
-    }
-}
-
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
+use expgrid::rundir::RunState;
+use run_fixture::{Workspace, numbers, small_file, text};
 
 const RUN: &str = "small/run_seed-0";
-
-/// Metrics without the timing columns, which differ between runs.
-fn numbers(rows: &[MetricsRow]) -> Vec<(u64, u64, f64, f64, f64, Option<f64>, Option<f64>, f64)> {
-    rows.iter()
-        .map(|r| {
-            (
-                r.inputs,
-                r.epoch,
-                r.train_loss,
-                r.validation_loss,
-                r.accuracy_argmax,
-                r.accuracy_svc,
-                r.accuracy_svc_heldout,
-                r.learnrate,
-            )
-        })
-        .collect()
-}
 
 #[test]
 fn a_small_vit_learns_fmnist_and_is_probed() {
@@ -173,7 +80,7 @@ fn a_killed_run_resumes_to_the_same_numbers() {
     let deadline = Instant::now() + Duration::from_secs(120);
     // Kill it once a checkpoint exists, before the end.
     loop {
-        let inputs = expgrid::train::checkpoint_inputs(&dir).ok().flatten().unwrap_or(0);
+        let inputs = expgrid::train::checkpoint_inputs(&dir).unwrap_or(0);
         if inputs > 0 {
             break;
         }
@@ -210,15 +117,31 @@ fn done_runs_are_skipped_and_reset_trains_again() {
     let output = ws.run(&[]);
     assert!(text(&output).contains("skipped  done"), "{}", text(&output));
 
-    // An edited file does not silently mix with the old result.
+    // An edited file does not silently mix with the old result: the run is stale in `run`
+    // (exit status 1), `plan` and every report format.
     std::fs::write(
         ws.dir.path().join("exp.yml"),
         small_file("").replace("learnrate: 0.003", "learnrate: 0.002"),
     )
     .unwrap();
     let output = ws.run(&[]);
-    assert!(text(&output).contains("config changed"), "{}", text(&output));
+    assert!(!output.status.success(), "stale results are not a success");
+    let out = text(&output);
+    assert!(out.contains("STALE    done with an older config: the experiment file changed since"), "{out}");
+    assert!(out.contains("1 of 1 runs are stale"), "{out}");
     assert_eq!(std::fs::metadata(&result_path).unwrap().modified().unwrap(), first);
+    let plan = ws.expgrid("plan").output().unwrap();
+    assert!(String::from_utf8_lossy(&plan.stdout).contains("  stale  "), "{}", text(&plan));
+    let report = |format: &str| {
+        let output = ws.expgrid("report").args(["--format", format, "--out", "-"]).output().unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let json: serde_json::Value = serde_json::from_str(&report("json")).unwrap();
+    assert_eq!(json[0]["status"], "stale");
+    assert!(json[0]["error"].as_str().unwrap().contains("`expgrid run --reset` trains it again"), "{json}");
+    assert!(report("csv").contains(",stale,done with an older config"), "{}", report("csv"));
+    assert!(report("md").contains("| stale: done with an older config"), "{}", report("md"));
 
     let output = ws.run(&["--reset"]);
     assert!(output.status.success(), "{}", text(&output));

@@ -2,14 +2,14 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use indexmap::IndexMap;
 use serde::Serialize;
 
 use super::format::Style;
 use super::stats::Stat;
 use crate::config::{Experiment, PlannedRun};
-use crate::rundir::{MetricsRow, RunDir, RunInfo, RunState};
+use crate::rundir::{MetricsRow, RunDir, RunInfo, RunState, Standing};
 
 /// A metric a report shows, in the default column order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +117,8 @@ impl Outcome {
 pub struct RunRecord {
     pub planned: PlannedRun,
     pub state: RunState,
+    /// The state checked against the file's config and the run's files.
+    pub standing: Standing,
     pub info: Option<RunInfo>,
     pub outcome: Option<Outcome>,
     pub metrics: Vec<MetricsRow>,
@@ -128,18 +130,32 @@ impl RunRecord {
         self.planned.values.get(key).map(|n| n.value_text()).unwrap_or_default()
     }
 
-    /// The first line of the error of a failed run.
-    pub fn error_line(&self) -> Option<&str> {
-        self.info.as_ref()?.error.as_deref().map(|e| e.lines().next().unwrap_or_default())
+    /// Why the run failed, is stale or is damaged (and what to do).
+    pub fn error(&self) -> Option<String> {
+        self.standing.detail().or_else(|| self.info.as_ref()?.error.clone())
     }
 
+    /// The first line of [`error`](Self::error).
+    pub fn error_line(&self) -> Option<String> {
+        self.error().map(|e| e.lines().next().unwrap_or_default().to_string())
+    }
+
+    /// The status word: the state, `stale` or `damaged`.
+    pub fn status(&self) -> String {
+        self.standing.label()
+    }
+
+    /// Whatever of the folder can be read: one damaged file hides only its own numbers.
     fn read(planned: &PlannedRun, runs_dir: &Path) -> Result<RunRecord> {
         let dir = RunDir::new(runs_dir, &planned.config.experiment_name)?;
-        let context = || format!("run {} ({})", planned.matrix_id, dir.path().display());
-        let state = dir.state().with_context(context)?;
-        let info = dir.info().with_context(context)?;
-        let metrics = dir.metrics().with_context(context)?;
-        let result = if state == RunState::Done { dir.result().with_context(context)? } else { None };
+        let standing = dir.standing(&planned.resolved);
+        let state = match &standing {
+            Standing::Current(state) | Standing::Stale(state) => *state,
+            Standing::Damaged(_) => dir.state().unwrap_or(RunState::Interrupted),
+        };
+        let info = dir.info().ok().flatten();
+        let metrics = dir.metrics().unwrap_or_default();
+        let result = if state == RunState::Done { dir.result().ok().flatten() } else { None };
         let params = info.as_ref().map(|i| i.params as f64);
         let outcome = match (result, metrics.last()) {
             (Some(r), _) => Some(Outcome {
@@ -170,7 +186,7 @@ impl RunRecord {
             }),
             (None, None) => None,
         };
-        Ok(RunRecord { planned: planned.clone(), state, info, outcome, metrics })
+        Ok(RunRecord { planned: planned.clone(), state, standing, info, outcome, metrics })
     }
 }
 
@@ -273,8 +289,8 @@ impl Collected {
         self.shown_keys.iter().map(|k| format!("{k}={}", first.value_text(k))).collect::<Vec<_>>().join(", ")
     }
 
-    /// Runs that are done.
+    /// Runs that are done, with the file's config and intact files.
     pub fn done_count(&self) -> usize {
-        self.records.iter().filter(|r| r.state == RunState::Done).count()
+        self.records.iter().filter(|r| r.standing == Standing::Current(RunState::Done)).count()
     }
 }

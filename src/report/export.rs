@@ -65,8 +65,8 @@ fn run_record(collected: &Collected, record: &RunRecord) -> Record {
     }
     let info = record.info.as_ref();
     let outcome = record.outcome.as_ref();
-    out.insert("status".into(), record.state.to_string().into());
-    out.insert("error".into(), json!(info.and_then(|i| i.error.clone())));
+    out.insert("status".into(), record.status().into());
+    out.insert("error".into(), json!(record.error()));
     out.insert("seed".into(), planned.config.seed.into());
     out.insert("max_inputs".into(), planned.config.max_inputs.into());
     out.insert("inputs".into(), json!(outcome.map(|o| o.inputs)));

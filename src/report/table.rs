@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use super::collect::{Better, Collected, Group, GroupValue, Metric};
 use super::format::thousands;
-use crate::rundir::RunState;
 
 /// What a column shows.
 #[derive(Debug, Clone, PartialEq)]
@@ -276,18 +275,19 @@ fn raw_value(collected: &Collected, group: &Group, kind: &Kind) -> serde_json::V
     }
 }
 
-/// `done`, `pending`, `failed: <first line>`, or counts for a group: `2 done, 1 failed: ...`.
+/// `done`, `pending`, `failed: <first line>`, `stale: ...`, `damaged: ...`, or counts for a
+/// group: `2 done, 1 failed: ...`.
 fn status(collected: &Collected, group: &Group) -> String {
-    const ORDER: [RunState; 5] =
-        [RunState::Done, RunState::Running, RunState::Interrupted, RunState::Pending, RunState::Failed];
+    const ORDER: [&str; 7] = ["done", "running", "interrupted", "pending", "stale", "failed", "damaged"];
     let members: Vec<_> = collected.members(group).collect();
     let mut parts = Vec::new();
-    for state in ORDER {
-        let runs: Vec<_> = members.iter().filter(|r| r.state == state).collect();
+    for status in ORDER {
+        let runs: Vec<_> = members.iter().filter(|r| r.status() == status).collect();
         if runs.is_empty() {
             continue;
         }
-        let mut part = if members.len() == 1 { state.to_string() } else { format!("{} {state}", runs.len()) };
+        let mut part =
+            if members.len() == 1 { status.to_string() } else { format!("{} {status}", runs.len()) };
         if let Some(error) = runs.iter().find_map(|r| r.error_line()) {
             part = format!("{part}: {error}");
         }

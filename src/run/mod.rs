@@ -4,18 +4,22 @@
 //! A run is trained when it is pending, interrupted (resumed from its checkpoint) or failed
 //! (retried from its last checkpoint). A done run is skipped; with `--reset` it is trained
 //! again from scratch. A done or interrupted run whose resolved config changed since it
-//! started is not touched without `--reset`, so results of two configs never mix.
+//! started is stale: not touched without `--reset`, so results of two configs never mix.
+//! A run with a damaged file is resumed from its checkpoint, which rewrites the files.
+//! A panic inside a run fails that run only; a run whose process died `MAX_DEATHS` times in
+//! a row before its next checkpoint is failed and retried only when `--only` selects it.
 
 pub mod progress;
 
 use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use anyhow::{Context, Result};
 
 use crate::config::{Experiment, PlannedRun};
-use crate::rundir::{RunDir, RunInfo, RunResult, RunState, Status};
+use crate::rundir::{RunDir, RunInfo, RunResult, RunState, Standing, Status};
 use crate::train::{self, TrainContext};
 use progress::MatrixProgress;
 
@@ -42,6 +46,8 @@ pub struct RunOptions {
 pub enum Outcome {
     Trained(RunResult),
     Skipped(String),
+    /// Not trained: its folder holds a run of an older config.
+    Stale(String),
     Failed(String),
 }
 
@@ -74,19 +80,22 @@ pub fn run_all(experiments: &[Experiment], options: &RunOptions) -> Result<Vec<R
         for _ in 0..workers {
             scope.spawn(|| {
                 let pool = rayon::ThreadPoolBuilder::new().num_threads(threads_per_job).build();
-                while let Some((index, (exp, run))) = queue.lock().expect("queue").pop_front() {
+                // A panic never holds these locks (runs are isolated by `catch_unwind`), but
+                // a poisoned lock must not stop the other workers either.
+                let next = || queue.lock().unwrap_or_else(PoisonError::into_inner).pop_front();
+                while let Some((index, (exp, run))) = next() {
                     let outcome = match &pool {
                         Ok(pool) => pool.install(|| run_one(exp, run, options, &progress)),
                         Err(err) => Outcome::Failed(format!("cannot start worker threads: {err}")),
                     };
                     let report = RunReport { experiment_name: run.config.experiment_name.clone(), outcome };
-                    reports.lock().expect("reports")[index] = Some(report);
+                    reports.lock().unwrap_or_else(PoisonError::into_inner)[index] = Some(report);
                 }
             });
         }
     });
     progress.finish();
-    Ok(reports.into_inner().expect("reports").into_iter().flatten().collect())
+    Ok(reports.into_inner().unwrap_or_else(PoisonError::into_inner).into_iter().flatten().collect())
 }
 
 /// Decide about, lock, and train one run. Errors become a failed outcome.
@@ -99,19 +108,34 @@ fn run_one(exp: &Experiment, run: &PlannedRun, options: &RunOptions, progress: &
     let lock = match dir.try_lock() {
         Ok(Some(lock)) => lock,
         Ok(None) => return Outcome::Skipped("another process is training it".into()),
-        Err(err) => return Outcome::Failed(format!("{err:#}")),
+        // A read-only runs folder cannot be locked, but what is finished there is finished.
+        Err(err) => {
+            return match dir.standing(&run.resolved) {
+                Standing::Current(RunState::Done) => Outcome::Skipped("done".into()),
+                stale @ Standing::Stale(_) => Outcome::Stale(stale.detail().unwrap_or_default()),
+                _ => Outcome::Failed(format!("{err:#}")),
+            };
+        }
     };
-    let prepared = prepare(&dir, run, options.reset);
-    let start_inputs = match prepared {
-        Ok(Decision::Train { inputs_done }) => inputs_done,
+    let (start_inputs, note, deaths) = match prepare(&dir, run, options.reset, !options.only.is_empty()) {
+        Ok(Decision::Train { inputs_done, note, deaths }) => (inputs_done, note, deaths),
         Ok(Decision::Skip(reason)) => return Outcome::Skipped(reason),
+        Ok(Decision::Stale(reason)) => return Outcome::Stale(reason),
+        Ok(Decision::Fail(reason)) => return Outcome::Failed(reason),
         Err(err) => return Outcome::Failed(format!("{err:#}")),
     };
     let run_progress = progress.start_run(name, run.config.max_inputs, start_inputs);
-    let outcome = match train_locked(exp, run, &dir, options, &run_progress) {
+    if let Some(note) = note {
+        run_progress.log(&note);
+    }
+    let trained = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        train_locked(exp, run, &dir, options, &run_progress, deaths)
+    }))
+    .unwrap_or_else(|panic| Err(anyhow::anyhow!("panicked: {}", panic_message(panic.as_ref()))));
+    let outcome = match trained {
         Ok(result) => Outcome::Trained(result),
         Err(err) => {
-            let message = format!("{err:#}");
+            let message = failure_message(&err);
             if let Err(mark_err) = mark_failed(&dir, &message) {
                 run_progress.log(&format!("cannot record the failure: {mark_err:#}"));
             }
@@ -123,6 +147,7 @@ fn run_one(exp: &Experiment, run: &PlannedRun, options: &RunOptions, progress: &
             format!("done: validation loss {:.5}, accuracy {:.4}", r.validation_loss, r.accuracy_argmax)
         }
         Outcome::Skipped(reason) => format!("skipped: {reason}"),
+        Outcome::Stale(reason) => format!("stale: {reason}"),
         Outcome::Failed(err) => format!("failed: {err}"),
     };
     progress.finish_run(run_progress, &summary);
@@ -131,28 +156,84 @@ fn run_one(exp: &Experiment, run: &PlannedRun, options: &RunOptions, progress: &
 }
 
 enum Decision {
-    Train { inputs_done: u64 },
+    /// Train from the checkpoint's inputs; `note` says why a done run is trained; `deaths`
+    /// is carried into `run.json`.
+    Train {
+        inputs_done: u64,
+        note: Option<String>,
+        deaths: u32,
+    },
     Skip(String),
+    Stale(String),
+    /// Not trained, and recorded as failed.
+    Fail(String),
 }
 
-/// With the lock held: skip done runs, refuse changed configs, clear the folder on reset.
-fn prepare(dir: &RunDir, run: &PlannedRun, reset: bool) -> Result<Decision> {
+/// A run whose process died this many times in a row before its next checkpoint is not
+/// retried without `--only`: each retry would end every other run of the process too.
+const MAX_DEATHS: u32 = 3;
+
+/// With the lock held: skip done runs, refuse stale ones, repair damaged ones, give up on
+/// runs that keep killing their process (unless `explicit`ly selected), clear the folder on
+/// reset.
+fn prepare(dir: &RunDir, run: &PlannedRun, reset: bool, explicit: bool) -> Result<Decision> {
     if reset {
         dir.clear()?;
-        return Ok(Decision::Train { inputs_done: 0 });
+        return Ok(Decision::Train { inputs_done: 0, note: None, deaths: 0 });
     }
-    let state = dir.state()?;
-    let changed = dir.config_changed(&run.resolved)?;
-    match state {
-        RunState::Done if changed => Ok(Decision::Skip(
-            "done, but its config changed since: run with --reset to train it again with the new config"
-                .into(),
-        )),
-        RunState::Done => Ok(Decision::Skip("done".into())),
-        RunState::Interrupted | RunState::Failed if changed => Ok(Decision::Skip(format!(
-            "{state}, and its config changed since: run with --reset to start it again with the new config"
-        ))),
-        _ => Ok(Decision::Train { inputs_done: train::checkpoint_inputs(dir)?.unwrap_or(0) }),
+    // Without a readable config.yaml nobody knows what the checkpoint was trained with.
+    dir.config()?;
+    let inputs = train::checkpoint_inputs(dir);
+    let resume = |note, deaths| Decision::Train { inputs_done: inputs.unwrap_or(0), note, deaths };
+    let state = match dir.standing(&run.resolved) {
+        Standing::Current(RunState::Done) => return Ok(Decision::Skip("done".into())),
+        stale @ Standing::Stale(_) => return Ok(Decision::Stale(stale.detail().unwrap_or_default())),
+        Standing::Damaged(message) => return Ok(resume(Some(format!("repairing: {message}")), 0)),
+        Standing::Current(state) => state,
+    };
+    let Some(mut info) = dir.info()? else { return Ok(resume(None, 0)) };
+    // `running` while this process holds the lock: the process that trained it died.
+    info.deaths = match state {
+        RunState::Running if info.session_inputs == inputs => info.deaths + 1,
+        RunState::Failed => info.deaths,
+        _ => 0,
+    };
+    if info.deaths < MAX_DEATHS || explicit {
+        return Ok(resume(None, info.deaths));
+    }
+    let message = format!(
+        "the process training it died {} times in a row before its next checkpoint (at {} inputs): \
+         a crash, an abort or out of memory? It is not retried automatically; \
+         `expgrid run --only {}` retries it",
+        info.deaths,
+        inputs.unwrap_or(0),
+        run.matrix_id
+    );
+    info.status = Status::Failed;
+    info.error = Some(message.clone());
+    dir.write_info(&info)?;
+    Ok(Decision::Fail(message))
+}
+
+/// The error of a failed run, with what to do when the disk is full.
+fn failure_message(err: &anyhow::Error) -> String {
+    let io_kind =
+        |cause: &(dyn std::error::Error + 'static)| cause.downcast_ref::<std::io::Error>().map(|e| e.kind());
+    if err.chain().any(|cause| io_kind(cause) == Some(std::io::ErrorKind::StorageFull)) {
+        format!(
+            "{err:#} (the disk is full: free space, then `expgrid run` resumes from the last complete checkpoint)"
+        )
+    } else {
+        format!("{err:#}")
+    }
+}
+
+/// The message of a caught panic (`panic!` gives a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+        (Some(text), _) => text.to_string(),
+        (_, Some(text)) => text.clone(),
+        _ => "(no message)".into(),
     }
 }
 
@@ -163,9 +244,11 @@ fn train_locked(
     dir: &RunDir,
     options: &RunOptions,
     progress: &progress::RunProgress,
+    deaths: u32,
 ) -> Result<RunResult> {
     dir.write_config(&run.resolved)?;
-    let previous = dir.info()?;
+    // A damaged run.json is replaced (its start time is lost).
+    let previous = dir.info().ok().flatten();
     let mut info = RunInfo {
         status: Status::Running,
         error: None,
@@ -180,6 +263,8 @@ fn train_locked(
         params: train::params(run)?,
         started_at: previous.and_then(|p| p.started_at).or_else(|| Some(now())),
         finished_at: None,
+        session_inputs: train::checkpoint_inputs(dir),
+        deaths,
     };
     dir.write_info(&info)?;
     let context =

@@ -1,16 +1,24 @@
-//! The training state saved in `checkpoint/`: `state.json` (counters, timings, the rows of
-//! metrics written so far) beside the model and optimizer files. `state.json` is written
-//! last, atomically, so a checkpoint is complete or absent.
+//! The checkpoint of a run: the model, the optimizer and `state.json` (where training stands,
+//! the metrics rows so far, and the SHA-256 of the two other files).
+//!
+//! Saving is all-or-nothing: the three files are written into a new temporary folder and
+//! flushed, the previous checkpoint moves aside to `checkpoint.prev/`, and the new folder is
+//! renamed to `checkpoint/`. Loading takes `checkpoint/` when it is complete and its checksums
+//! match, else `checkpoint.prev/` (saying why); never the files of two checkpoints mixed.
 
-use anyhow::{Context, Result};
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 
+use crate::data::verify::sha256_hex;
 use crate::model::Model;
-use crate::rundir::{RunDir, write_atomic};
+use crate::rundir::{MetricsRow, RunDir, sync_dir};
 
 const STATE_FILE: &str = "state.json";
 const MODEL_FILE: &str = "model.bpk";
@@ -35,51 +43,140 @@ pub struct TrainState {
     pub loss_count: u64,
     /// Inputs at the last validation.
     pub last_validation: u64,
+    /// Every validation so far: `metrics.csv` is rebuilt from these.
+    pub rows: Vec<MetricsRow>,
+    /// The last probe: training embeddings it was fitted on, and its seconds.
+    pub probe_samples: Option<usize>,
+    pub probe_seconds: Option<f64>,
 }
 
-/// Read the checkpoint state, if there is a complete checkpoint.
-pub fn read_state(dir: &RunDir) -> Result<Option<TrainState>> {
-    let path = dir.checkpoint_dir().join(STATE_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| {
-            format!("{} is damaged: delete the checkpoint folder to restart the run", path.display())
-        })?)),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
-    }
+/// `state.json`: the state and the checksums that tie the folder's files together.
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    state: TrainState,
+    model_sha256: String,
+    optimizer_sha256: String,
 }
 
-/// Save model, optimizer and then the state (each file atomically).
+/// A checkpoint loaded into a freshly built model and optimizer.
+pub struct Restored {
+    pub model: Model,
+    pub optimizer: ModuleOptimizer,
+    pub state: TrainState,
+}
+
+/// Save a checkpoint, all or nothing (see the module documentation). This is the one way a
+/// checkpoint is written.
 pub fn save(dir: &RunDir, model: &Model, optimizer: &ModuleOptimizer, state: &TrainState) -> Result<()> {
-    let folder = dir.checkpoint_dir();
     let model_bytes = model.clone().into_record().into_bytes().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    write_atomic(&folder.join(MODEL_FILE), &model_bytes)?;
     let optimizer_bytes = optimizer.into_bytes().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    write_atomic(&folder.join(OPTIMIZER_FILE), &optimizer_bytes)?;
-    let text = serde_json::to_string_pretty(state)?;
-    write_atomic(&folder.join(STATE_FILE), text.as_bytes())
+    let state_file = StateFile {
+        state: state.clone(),
+        model_sha256: sha256_hex(&model_bytes),
+        optimizer_sha256: sha256_hex(&optimizer_bytes),
+    };
+    let (current, previous) = (dir.checkpoint_dir(), dir.previous_checkpoint_dir());
+    // The older fallback goes first, so a full disk needs room for two checkpoints, not three.
+    if current.exists() && previous.exists() {
+        std::fs::remove_dir_all(&previous)
+            .with_context(|| format!("cannot remove {}", previous.display()))?;
+    }
+    let tmp = dir.temp_dir()?;
+    write_synced(&tmp.path().join(MODEL_FILE), &model_bytes)?;
+    write_synced(&tmp.path().join(OPTIMIZER_FILE), &optimizer_bytes)?;
+    write_synced(&tmp.path().join(STATE_FILE), &serde_json::to_vec_pretty(&state_file)?)?;
+    sync_dir(tmp.path())?;
+    if current.exists() {
+        rename(&current, &previous)?;
+    }
+    rename(&tmp.keep(), &current)?;
+    sync_dir(dir.path())
 }
 
-/// Load the model and optimizer of the checkpoint into freshly built ones.
+/// Load the newest intact checkpoint into `model` and `optimizer` (freshly built); `None`
+/// when the run has no checkpoint. When `checkpoint/` is damaged, `note` hears why and the
+/// previous checkpoint is loaded; when no checkpoint is intact, that is an error.
 /// (Loading must not be followed by `to_device`: on an autodiff device that records the
 /// parameters into a graph that the first backward consumes.)
-pub fn load(dir: &RunDir, model: Model, optimizer: ModuleOptimizer) -> Result<(Model, ModuleOptimizer)> {
-    let read = |name: &str| {
-        let path = dir.checkpoint_dir().join(name);
-        std::fs::read(&path).map(Bytes::from_bytes_vec).with_context(|| {
-            format!("cannot read {}: delete the checkpoint folder to restart the run", path.display())
-        })
+pub fn load(
+    dir: &RunDir,
+    model: &Model,
+    optimizer: &ModuleOptimizer,
+    note: impl Fn(&str),
+) -> Result<Option<Restored>> {
+    let mut problems = Vec::new();
+    for folder in [dir.checkpoint_dir(), dir.previous_checkpoint_dir()] {
+        if !folder.exists() {
+            continue;
+        }
+        match load_folder(&folder, model.clone(), optimizer.clone()) {
+            Ok(restored) => {
+                if !problems.is_empty() {
+                    note(&format!(
+                        "{}; resuming from {} at {} inputs",
+                        problems.join("; "),
+                        folder.display(),
+                        restored.state.inputs
+                    ));
+                }
+                return Ok(Some(restored));
+            }
+            Err(err) => problems.push(format!("{err:#}")),
+        }
+    }
+    if problems.is_empty() {
+        return Ok(None);
+    }
+    bail!(
+        "no intact checkpoint: {}; `expgrid run --reset` trains the run again from scratch",
+        problems.join("; ")
+    )
+}
+
+/// The state of the newest checkpoint whose `state.json` reads (its other files unchecked).
+pub fn read_state(dir: &RunDir) -> Option<TrainState> {
+    [dir.checkpoint_dir(), dir.previous_checkpoint_dir()]
+        .into_iter()
+        .find_map(|folder| read_state_file(&folder).ok())
+        .map(|file| file.state)
+}
+
+fn read_state_file(folder: &Path) -> Result<StateFile> {
+    let path = folder.join(STATE_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))
+}
+
+fn load_folder(folder: &Path, model: Model, optimizer: ModuleOptimizer) -> Result<Restored> {
+    let file = read_state_file(folder)?;
+    let read = |name: &str, sha256: &str| -> Result<Bytes> {
+        let path = folder.join(name);
+        let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        if sha256_hex(&bytes) != sha256 {
+            bail!("{} is damaged (its checksum differs from the one in {STATE_FILE})", path.display());
+        }
+        Ok(Bytes::from_bytes_vec(bytes))
     };
-    let damaged = |name: &str, err: String| {
-        anyhow::anyhow!(
-            "{} is damaged ({err}): delete the checkpoint folder to restart the run",
-            dir.checkpoint_dir().join(name).display()
-        )
-    };
-    let record =
-        ModuleRecord::from_bytes(read(MODEL_FILE)?).map_err(|e| damaged(MODEL_FILE, format!("{e:?}")))?;
+    let damaged =
+        |name: &str, err: String| anyhow::anyhow!("{} is damaged ({err})", folder.join(name).display());
+    let record = ModuleRecord::from_bytes(read(MODEL_FILE, &file.model_sha256)?)
+        .map_err(|e| damaged(MODEL_FILE, format!("{e:?}")))?;
     let model = model.try_load_record(record).map_err(|e| damaged(MODEL_FILE, format!("{e:?}")))?;
-    let optimizer =
-        optimizer.from_bytes(read(OPTIMIZER_FILE)?).map_err(|e| damaged(OPTIMIZER_FILE, format!("{e:?}")))?;
-    Ok((model, optimizer))
+    let optimizer = optimizer
+        .from_bytes(read(OPTIMIZER_FILE, &file.optimizer_sha256)?)
+        .map_err(|e| damaged(OPTIMIZER_FILE, format!("{e:?}")))?;
+    Ok(Restored { model, optimizer, state: file.state })
+}
+
+/// Create `path` with `bytes`, flushed to the disk.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn rename(from: &Path, to: &Path) -> Result<()> {
+    std::fs::rename(from, to).with_context(|| format!("cannot rename {} to {}", from.display(), to.display()))
 }

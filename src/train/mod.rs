@@ -9,6 +9,7 @@
 
 pub mod checkpoint;
 pub mod evaluate;
+pub mod fault;
 pub mod loss;
 pub mod schedule;
 
@@ -44,9 +45,9 @@ pub struct TrainContext<'a> {
     pub progress: &'a RunProgress,
 }
 
-/// Inputs trained so far according to the run's checkpoint (`None`: no checkpoint).
-pub fn checkpoint_inputs(dir: &RunDir) -> Result<Option<u64>> {
-    Ok(checkpoint::read_state(dir)?.map(|state| state.inputs))
+/// Inputs trained so far according to the run's newest checkpoint (`None`: no checkpoint).
+pub fn checkpoint_inputs(dir: &RunDir) -> Option<u64> {
+    checkpoint::read_state(dir).map(|state| state.inputs)
 }
 
 /// Trainable parameters of the run's model (computed, nothing is built).
@@ -75,14 +76,14 @@ pub fn train_run(context: &TrainContext) -> Result<RunResult> {
         Model::new(&config.model, config.train_set.shape, &train_device).map_err(anyhow::Error::msg)?;
     let mut optimizer = optimizer(config);
     let mut state = TrainState::default();
-    let mut rows = Vec::new();
-    if let Some(saved) = checkpoint::read_state(dir)? {
-        (model, optimizer) = checkpoint::load(dir, model, optimizer)?;
-        rows = dir.metrics()?;
-        rows.retain(|row| row.inputs <= saved.inputs);
-        state = saved;
+    if let Some(restored) = checkpoint::load(dir, &model, &optimizer, |note| context.progress.log(note))? {
+        (model, optimizer, state) = (restored.model, restored.optimizer, restored.state);
         backend::seed(&device, random_state(config.seed, state.steps));
     }
+    // The checkpoint's rows replace whatever a crash left in `metrics.csv` (rows past the
+    // checkpoint, or a damaged file).
+    dir.write_metrics(&state.rows)?;
+    let fault = fault::Fault::from_env()?;
 
     let schedule = Schedule::new(&config.scheduler, config.learnrate, config.max_inputs, config.batch_size);
     let validate_every = config.validate_every.unwrap_or(data.train.len() as u64);
@@ -93,7 +94,6 @@ pub fn train_run(context: &TrainContext) -> Result<RunResult> {
     let session_start = Instant::now();
     let elapsed_before = state.elapsed_s;
     let mut last_checkpoint = state.inputs;
-    let mut last_probe = None;
 
     for batch in stream {
         if state.inputs >= config.max_inputs {
@@ -121,6 +121,9 @@ pub fn train_run(context: &TrainContext) -> Result<RunResult> {
         state.loss_count += n as u64;
         state.train_time_s += step_start.elapsed().as_secs_f64();
         context.progress.step(state.inputs, loss_value);
+        if let Some(fault) = fault {
+            fault.strike(state.inputs);
+        }
 
         let finished = state.inputs >= config.max_inputs;
         if finished || state.inputs - state.last_validation >= validate_every {
@@ -130,12 +133,15 @@ pub fn train_run(context: &TrainContext) -> Result<RunResult> {
             state.elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
             let row = MetricsRow { elapsed_s: state.elapsed_s, ..row };
             context.progress.validated(&row);
-            rows.push(row);
-            dir.write_metrics(&rows)?;
+            state.rows.push(row);
+            dir.write_metrics(&state.rows)?;
             state.last_validation = state.inputs;
             state.loss_sum = 0.0;
             state.loss_count = 0;
-            last_probe = probe.or(last_probe);
+            if let Some(probe) = probe {
+                state.probe_samples = Some(probe.samples);
+                state.probe_seconds = Some(probe.seconds);
+            }
         }
         if finished
             || state.inputs == state.last_validation
@@ -153,7 +159,7 @@ pub fn train_run(context: &TrainContext) -> Result<RunResult> {
         }
     }
 
-    let last = rows.last().context("the run ended without a validation")?;
+    let last = state.rows.last().context("the run ended without a validation")?;
     Ok(RunResult {
         inputs: state.inputs,
         steps: state.steps,
@@ -161,8 +167,8 @@ pub fn train_run(context: &TrainContext) -> Result<RunResult> {
         accuracy_argmax: last.accuracy_argmax,
         accuracy_svc: last.accuracy_svc,
         accuracy_svc_heldout: last.accuracy_svc_heldout,
-        probe_samples: last_probe.map(|p: ProbeOutcome| p.samples),
-        probe_seconds: last_probe.map(|p| p.seconds),
+        probe_samples: state.probe_samples,
+        probe_seconds: state.probe_seconds,
         params: params(context.run)?,
         train_time_s: state.train_time_s,
         throughput: state.inputs as f64 / state.train_time_s.max(1e-9),

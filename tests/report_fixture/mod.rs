@@ -169,6 +169,8 @@ fn make_run(root: &Path, exp: &Experiment, run: &PlannedRun, fate: Fate) {
         params,
         started_at: Some("2026-01-01T00:00:00Z".into()),
         finished_at: None,
+        session_inputs: None,
+        deaths: 0,
     })
     .unwrap();
     let metrics = rows(run.config.max_inputs, q, count);
