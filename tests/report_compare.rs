@@ -80,8 +80,8 @@ fn a_single_run_or_no_variance_gives_no_test() {
     assert_eq!(other.test.unwrap().test, Test::Welch);
 }
 
-/// Three α values over three seeds, compared with α = 0 (its values are the fixture case
-/// "clear loss difference": validation loss = quality / 4 in the report fixture).
+/// Three α values over three seeds, compared with α = 0: the validation losses are the
+/// fixture case "clear loss difference" / 16 (the report fixture's loss is quality / 4).
 const ALPHA: &str = "
 matrix:
   alpha: [0.0, 0.5, 1.0]
@@ -103,8 +103,8 @@ fn alpha() -> Fixture {
     let case = &scipy_cases()[1];
     assert_eq!(case["name"], "clear loss difference");
     let (a, b) = (numbers(&case["a"]), numbers(&case["b"]));
-    let mut fates: Vec<Fate> = b.iter().chain(&a).map(|loss| Done(4.0 * loss)).collect();
-    fates.extend([Done(4.0 * 1.03), Pending, Pending]);
+    let mut fates: Vec<Fate> = b.iter().chain(&a).map(|loss| Done(loss / 4.0)).collect();
+    fates.extend([Done(1.03 / 4.0), Pending, Pending]);
     Fixture::new("alpha", ALPHA, &fates)
 }
 
@@ -114,11 +114,11 @@ fn the_report_compares_every_row_with_the_baseline() {
     golden("compare.md", &text);
     assert!(text.contains("## Differences to the baseline alpha=0.0"), "{text}");
     assert!(
-        text.contains("| alpha=0.5 | validation loss | **+0.046167** | **[+0.028763, +0.063570]** | 0.008 | paired, 3 seeds | 3 |"),
+        text.contains("| alpha=0.5 | validation loss | **+0.0028854** | **[+0.0017977, +0.0039732]** | 0.008 | paired, 3 seeds | 3 |"),
         "{text}"
     );
     assert!(
-        text.contains("| alpha=1.0 | validation loss | +0.015667 | — | — | n = 1 vs 3: no interval | — |"),
+        text.contains("| alpha=1.0 | validation loss | +0.00097917 | — | — | n = 1 vs 3: no interval | — |"),
         "{text}"
     );
     assert!(text.contains("4 of 4 differences have a 95 % interval that excludes 0."), "{text}");
@@ -145,8 +145,8 @@ fn csv_and_json_carry_the_differences_and_scipy_agrees() {
         assert_eq!(field(row, "baseline_row"), "alpha=0.0");
         assert_eq!(field(row, "validation_loss_diff_test"), "paired");
         assert_eq!(field(row, "validation_loss_diff_significant"), "true");
-        close(number(row, "validation_loss_diff_low"), scipy["low"].as_f64().unwrap(), "low");
-        close(number(row, "validation_loss_diff_high"), scipy["high"].as_f64().unwrap(), "high");
+        close(16.0 * number(row, "validation_loss_diff_low"), scipy["low"].as_f64().unwrap(), "low");
+        close(16.0 * number(row, "validation_loss_diff_high"), scipy["high"].as_f64().unwrap(), "high");
         close(number(row, "validation_loss_diff_p"), scipy["p"].as_f64().unwrap(), "p");
         assert_eq!(field(row, "validation_loss_diff_repeats_needed"), "3");
     }
@@ -154,7 +154,7 @@ fn csv_and_json_carry_the_differences_and_scipy_agrees() {
     assert_eq!(field(&rows[0], "baseline_row"), "");
     assert_eq!(field(&rows[0], "validation_loss_diff"), "");
     assert_eq!(field(&rows[6], "validation_loss_diff_low"), "");
-    assert!((number(&rows[6], "validation_loss_diff") - (1.03 - 1.0143333333333333)).abs() < 1e-12);
+    assert!((16.0 * number(&rows[6], "validation_loss_diff") - (1.03 - 1.0143333333333333)).abs() < 1e-12);
 
     let json: Vec<Value> =
         serde_json::from_str(&fixture.report(ReportFormat::Json, TableOptions::default(), false)).unwrap();
