@@ -100,7 +100,8 @@ impl ReportFormat {
 pub struct PlotArgs {
     /// The experiment file (YAML).
     pub file: PathBuf,
-    /// A matrix key for the x axis; without it, learning curves are drawn.
+    /// A matrix key for the x axis (`inputs` with --baseline); without it, learning curves
+    /// are drawn.
     #[arg(long)]
     pub x: Option<String>,
     /// The metric on the y axis (with --x).
@@ -114,7 +115,8 @@ pub struct PlotArgs {
     /// given here (`--baseline alpha=0.0`, several joined by commas).
     #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "KEY=VALUE")]
     pub baseline: Option<String>,
-    /// Output file; default `reports/<file stem>/learning-curves.svg` or `<y>-by-<x>.svg`.
+    /// Output file; default `reports/<file stem>/learning-curves.svg`, `<y>-by-<x>.svg` or
+    /// `<y>-difference-to-baseline.svg`.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// The folder holding the run folders.

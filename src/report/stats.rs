@@ -3,7 +3,7 @@
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-/// The confidence of the intervals (95 %) and the p-value below which a difference counts.
+/// The confidence level of the intervals: an interval excludes 0 exactly when p < 1 − 0.95.
 pub const CONFIDENCE: f64 = 0.95;
 /// The largest number of repeats [`repeats_needed`] looks at.
 pub const MAX_REPEATS: usize = 1_000_000;
