@@ -68,10 +68,14 @@ pub fn to_table(experiments: &[Experiment], runs_dir: &Path) -> String {
     let mut out = String::new();
     for exp in experiments {
         out.push_str(&format!(
-            "{}: {} runs ({} combinations before the filter)\n",
+            "{}: {} runs ({} combinations before the filter{})\n",
             exp.file.display(),
             exp.runs.len(),
-            exp.product_size
+            exp.product_size,
+            exp.sampled_from.map_or(String::new(), |from| format!(
+                ", {from} after it; $sample drew {} of them, keeping their ids",
+                exp.runs.len()
+            ))
         ));
         let header = ["id", "status", "params", "slug", "experiment_name"];
         let mut table = vec![header.iter().map(|h| h.to_string()).collect::<Vec<_>>()];

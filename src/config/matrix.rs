@@ -1,5 +1,5 @@
-//! The `matrix:` block: the cartesian product of its lists, the `$filter`, `matrix_id` and
-//! `matrix_slug`.
+//! The `matrix:` block: the cartesian product of its lists, the `$filter`, the `$sample`,
+//! `matrix_id` and `matrix_slug`.
 
 use std::collections::HashMap;
 
@@ -12,6 +12,8 @@ use super::node::{Node, Pos, Value};
 
 /// The key of the filter expression inside `matrix:`.
 pub const FILTER_KEY: &str = "$filter";
+/// The key of the random subset inside `matrix:`.
+pub const SAMPLE_KEY: &str = "$sample";
 
 /// Longest slug before it is cut and given a hash.
 const MAX_SLUG_LEN: usize = 120;
@@ -33,13 +35,22 @@ pub struct Combination {
 pub struct Matrix {
     keys: Vec<(String, Vec<Node>)>,
     filter: Option<Node>,
+    sample: Option<Sample>,
+}
+
+/// `$sample: {n, seed}`: `n` combinations drawn without replacement from those that pass the
+/// filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    pub n: usize,
+    pub seed: u64,
 }
 
 impl Matrix {
     /// Read the `matrix:` node. Every value must be a list.
     pub fn parse(node: Option<&Node>) -> Result<Matrix, ConfigError> {
         let Some(node) = node else {
-            return Ok(Matrix { keys: Vec::new(), filter: None });
+            return Ok(Matrix { keys: Vec::new(), filter: None, sample: None });
         };
         let map = node.as_map().ok_or_else(|| {
             ConfigError::at(
@@ -51,7 +62,12 @@ impl Matrix {
         })?;
         let mut keys = Vec::new();
         let mut filter = None;
+        let mut sample = None;
         for (key, value) in map {
+            if key == SAMPLE_KEY {
+                sample = Some(Sample::parse(value)?);
+                continue;
+            }
             if key == FILTER_KEY {
                 if value.as_str().is_none() {
                     return Err(ConfigError::at(
@@ -70,7 +86,7 @@ impl Matrix {
                     format!("unknown matrix directive `{key}`"),
                 )
                 .key(format!("matrix.{key}"))
-                .hint(format!("the only directive is `{FILTER_KEY}`")));
+                .hint(format!("the directives are `{FILTER_KEY}` and `{SAMPLE_KEY}`")));
             }
             check_name(key, &value.key_at)?;
             match &value.value {
@@ -85,7 +101,12 @@ impl Matrix {
                 }
             }
         }
-        Ok(Matrix { keys, filter })
+        Ok(Matrix { keys, filter, sample })
+    }
+
+    /// The `$sample` directive, if any.
+    pub fn sample(&self) -> Option<Sample> {
+        self.sample
     }
 
     /// The matrix keys in file order.
@@ -103,7 +124,8 @@ impl Matrix {
         self.keys.iter().map(|(_, v)| v.len()).product()
     }
 
-    /// All combinations that pass the filter, first key varying slowest.
+    /// All combinations that pass the filter, first key varying slowest. `$sample` is not
+    /// applied here (see [`Sample::draw`]), so that slugs do not depend on its `n`.
     pub fn expand(&self, env: &Environment<'static>) -> Result<Vec<Combination>, ConfigError> {
         let total = self.product_size();
         let width = total.to_string().len();
@@ -168,6 +190,96 @@ impl Matrix {
     }
 }
 
+impl Sample {
+    /// Read `$sample: {n: 20, seed: 0}` (`seed` defaults to 0).
+    fn parse(node: &Node) -> Result<Sample, ConfigError> {
+        let key = format!("matrix.{SAMPLE_KEY}");
+        let hint = format!("write e.g. `{SAMPLE_KEY}: {{n: 20, seed: 0}}`");
+        let Some(map) = node.as_map() else {
+            return Err(ConfigError::at(
+                node.at.clone(),
+                format!("`{SAMPLE_KEY}` must be a mapping with `n` and `seed`, found {}", node.type_name()),
+            )
+            .key(key)
+            .hint(hint));
+        };
+        let mut sample = Sample { n: 0, seed: 0 };
+        for (name, value) in map {
+            let number = match value.value {
+                Value::Int(i) if i >= 0 => Some(i as u64),
+                _ => None,
+            };
+            match (name.as_str(), number) {
+                ("n", Some(n)) if n > 0 => sample.n = n as usize,
+                ("n", _) => {
+                    return Err(ConfigError::at(
+                        value.at.clone(),
+                        format!("`n` must be a positive whole number, found {}", expr::to_text(&value.value)),
+                    )
+                    .key(format!("{key}.n"))
+                    .hint("the number of combinations to train, e.g. `n: 20`"));
+                }
+                ("seed", Some(seed)) => sample.seed = seed,
+                ("seed", _) => {
+                    return Err(ConfigError::at(
+                        value.at.clone(),
+                        format!("`seed` must be a whole number >= 0, found {}", expr::to_text(&value.value)),
+                    )
+                    .key(format!("{key}.seed"))
+                    .hint("e.g. `seed: 0`; another seed draws another subset"));
+                }
+                _ => {
+                    return Err(ConfigError::at(
+                        value.key_at.clone(),
+                        format!("unknown key `{name}` in `{SAMPLE_KEY}`"),
+                    )
+                    .key(format!("{key}.{name}"))
+                    .hint(format!("`{SAMPLE_KEY}` takes `n` and `seed`")));
+                }
+            }
+        }
+        if sample.n == 0 {
+            return Err(ConfigError::at(
+                node.at.clone(),
+                format!("`{SAMPLE_KEY}` needs `n`, the number of combinations to train"),
+            )
+            .key(key)
+            .hint(hint));
+        }
+        Ok(sample)
+    }
+
+    /// The `n` combinations of `combinations` that rank first by a hash of the seed and their
+    /// values, in their original order. A combination's rank does not depend on `n` or on the
+    /// other combinations, so growing `n` keeps the runs already drawn.
+    pub fn draw(&self, combinations: Vec<Combination>) -> Vec<Combination> {
+        let mut ranked: Vec<(u64, Combination)> =
+            combinations.into_iter().map(|c| (self.rank(&c.values), c)).collect();
+        ranked.sort_by_key(|(rank, c)| (*rank, c.index));
+        ranked.truncate(self.n);
+        let mut drawn: Vec<Combination> = ranked.into_iter().map(|(_, c)| c).collect();
+        drawn.sort_by_key(|c| c.index);
+        drawn
+    }
+
+    fn rank(&self, values: &IndexMap<String, Node>) -> u64 {
+        splitmix64(fnv1a(canonical(values).as_bytes()) ^ splitmix64(self.seed))
+    }
+}
+
+/// SplitMix64's finaliser: spreads FNV-1a's bits so that ranks are uniformly ordered.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e3779b97f4a7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
+    z ^ (z >> 31)
+}
+
+/// `key=value` lines of a combination's values: what its slug hash and sample rank hash.
+fn canonical(values: &IndexMap<String, Node>) -> String {
+    values.iter().map(|(k, n)| format!("{k}={}", expr::to_text(&n.value))).collect::<Vec<_>>().join("\n")
+}
+
 /// Matrix keys are used as names in expressions, so they must be identifiers.
 fn check_name(key: &str, at: &Pos) -> Result<(), ConfigError> {
     let mut chars = key.chars();
@@ -223,12 +335,7 @@ pub fn slug(values: &IndexMap<String, Node>, force_hash: bool) -> String {
         lossy = true;
     }
     if lossy || force_hash {
-        let canonical = values
-            .iter()
-            .map(|(k, n)| format!("{k}={}", expr::to_text(&n.value)))
-            .collect::<Vec<_>>()
-            .join("\n");
-        safe.push_str(&format!("_h{:08x}", fnv1a(canonical.as_bytes()) as u32));
+        safe.push_str(&format!("_h{:08x}", fnv1a(canonical(values).as_bytes()) as u32));
     }
     safe
 }

@@ -42,6 +42,8 @@ pub struct Experiment {
     pub matrix_keys: Vec<String>,
     /// Combinations before the filter.
     pub product_size: usize,
+    /// With `$sample`: the combinations that passed the filter, which the runs were drawn from.
+    pub sampled_from: Option<usize>,
     pub runs: Vec<PlannedRun>,
     /// Things worth telling the user that are not errors (e.g. an empty matrix list).
     pub warnings: Vec<String>,
@@ -74,6 +76,21 @@ impl Experiment {
                 .push(format!("{}: matrix.{key} is an empty list, so the file has no runs", path.display()));
         }
         let combinations = matrix.expand(&env)?;
+        let sampled_from = matrix.sample().map(|_| combinations.len());
+        let combinations = match matrix.sample() {
+            Some(sample) => {
+                if sample.n > combinations.len() {
+                    warnings.push(format!(
+                        "{}: matrix.$sample.n is {} but only {} combinations pass the filter: all are planned",
+                        path.display(),
+                        sample.n,
+                        combinations.len()
+                    ));
+                }
+                sample.draw(combinations)
+            }
+            None => combinations,
+        };
         let body: IndexMap<String, Node> = map
             .iter()
             .filter(|(k, _)| *k != MATRIX_KEY && *k != GLOBALS_KEY)
@@ -100,6 +117,7 @@ impl Experiment {
             file: path.to_path_buf(),
             matrix_keys: matrix.keys().map(String::from).collect(),
             product_size: matrix.product_size(),
+            sampled_from,
             runs,
             warnings,
         })

@@ -6,6 +6,7 @@
 //! Names that a later feature implements are registered here already; the code that runs
 //! them says "not implemented yet" rather than the parser rejecting them.
 
+use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 /// One fully resolved run, as written to the run folder's `config.yaml`.
@@ -484,11 +485,15 @@ pub struct ReportSpec {
     /// Trend plots drawn beside the learning curves (what `expgrid plot --x` draws).
     #[serde(default)]
     pub trends: Vec<TrendSpec>,
+    /// Matrix values that pick the baseline row(s), e.g. `{alpha: 0.0}`: every other row is
+    /// compared with the baseline that has the same values of the other keys.
+    #[serde(default)]
+    pub baseline: Option<IndexMap<String, serde_json::Value>>,
 }
 
 impl Default for ReportSpec {
     fn default() -> Self {
-        ReportSpec { group_over: default_group_over(), trends: Vec::new() }
+        ReportSpec { group_over: default_group_over(), trends: Vec::new(), baseline: None }
     }
 }
 

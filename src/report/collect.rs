@@ -90,6 +90,19 @@ impl Metric {
         Metric::ALL.into_iter().find(|m| m.id() == id)
     }
 
+    /// The metric in a validation row (`None` for `params`, which only `run.json` has).
+    pub fn in_row(self, row: &MetricsRow) -> Option<f64> {
+        match self {
+            Metric::ValidationLoss => Some(row.validation_loss),
+            Metric::AccuracyArgmax => Some(row.accuracy_argmax),
+            Metric::AccuracySvc => row.accuracy_svc,
+            Metric::AccuracySvcHeldout => row.accuracy_svc_heldout,
+            Metric::Params => None,
+            Metric::TrainTime => Some(row.elapsed_s),
+            Metric::Throughput => Some(row.throughput),
+        }
+    }
+
     /// Every metric id, for error messages.
     pub fn ids() -> String {
         Metric::ALL.map(|m| format!("`{}`", m.id())).join(", ")

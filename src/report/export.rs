@@ -5,16 +5,27 @@ use indexmap::IndexMap;
 use serde_json::{Value, json};
 
 use super::collect::{Collected, Metric, RunRecord};
+use super::compare::{Comparison, MetricDiff, compared_metrics};
 
 /// One CSV row or JSON object.
 pub type Record = IndexMap<String, Value>;
 
-/// One record per run: identity, matrix values, state and final numbers. With `curves`,
-/// CSV gets one record per validation instead and JSON a `curve` array in each run.
-pub fn records(collected: &Collected, curves: Curves) -> Vec<Record> {
+/// One record per run: identity, matrix values, state and final numbers, and with a
+/// `comparison` the differences of the run's row to its baseline. With `curves`, CSV gets
+/// one record per validation instead and JSON a `curve` array in each run.
+pub fn records(collected: &Collected, curves: Curves, comparison: Option<&Comparison>) -> Vec<Record> {
+    let mut group_of = vec![0; collected.records.len()];
+    for (g, group) in collected.groups.iter().enumerate() {
+        for &member in &group.members {
+            group_of[member] = g;
+        }
+    }
     let mut out = Vec::new();
-    for record in &collected.records {
+    for (index, record) in collected.records.iter().enumerate() {
         let mut run = run_record(collected, record);
+        if let (Some(comparison), false) = (comparison, curves == Curves::Flat) {
+            add_comparison(&mut run, collected, comparison, group_of[index]);
+        }
         match curves {
             Curves::None => out.push(run),
             Curves::Nested => {
@@ -82,6 +93,28 @@ fn run_record(collected: &Collected, record: &RunRecord) -> Record {
     out.insert("started_at".into(), json!(info.and_then(|i| i.started_at.clone())));
     out.insert("finished_at".into(), json!(info.and_then(|i| i.finished_at.clone())));
     out
+}
+
+/// The differences of group `g` to its baseline: `baseline_row` (the baseline's label, null
+/// for a baseline row) and per quality metric `<metric>_diff`, `_diff_low`, `_diff_high`,
+/// `_diff_p`, `_diff_test` (`welch` or `paired`), `_diff_significant` (the interval
+/// excludes 0) and `_diff_repeats_needed`.
+fn add_comparison(out: &mut Record, collected: &Collected, comparison: &Comparison, g: usize) {
+    let baseline = comparison.baselines.of[g].map(|b| collected.label(&collected.groups[b]));
+    out.insert("baseline_row".into(), json!(baseline));
+    let diffs = comparison.diffs[g].as_deref().unwrap_or_default();
+    for (i, metric) in compared_metrics().enumerate() {
+        let diff: Option<&MetricDiff> = diffs.get(i).and_then(Option::as_ref);
+        let test = diff.and_then(|d| d.test);
+        let id = metric.id();
+        out.insert(format!("{id}_diff"), json!(diff.map(|d| d.diff)));
+        out.insert(format!("{id}_diff_low"), json!(test.map(|t| t.low)));
+        out.insert(format!("{id}_diff_high"), json!(test.map(|t| t.high)));
+        out.insert(format!("{id}_diff_p"), json!(test.map(|t| t.p)));
+        out.insert(format!("{id}_diff_test"), json!(test.map(|t| t.test)));
+        out.insert(format!("{id}_diff_significant"), json!(test.map(|t| t.significant())));
+        out.insert(format!("{id}_diff_repeats_needed"), json!(diff.and_then(|d| d.repeats_needed)));
+    }
 }
 
 /// Records as CSV: the union of their fields as the header, empty cells for nulls, JSON

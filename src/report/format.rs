@@ -38,6 +38,17 @@ impl Style {
         }
     }
 
+    /// `value` with as many decimals as `reference` gets, so numbers shown together (a
+    /// difference and its interval) line up.
+    pub fn value_like(self, value: f64, reference: f64) -> String {
+        match self {
+            Style::Significant if value.is_finite() && reference.is_finite() => {
+                format!("{:.*}", significant_decimals(reference, 5), value)
+            }
+            _ => self.value(value),
+        }
+    }
+
     /// One value.
     pub fn value(self, value: f64) -> String {
         if !value.is_finite() {
@@ -105,6 +116,13 @@ mod tests {
         assert_eq!(Style::Duration.value(200.0), "3m 20s");
         assert_eq!(Style::Duration.value(45.4), "45s");
         assert_eq!(thousands(-1000), "-1,000");
+    }
+
+    #[test]
+    fn numbers_shown_together_share_their_decimals() {
+        assert_eq!(Style::Significant.value_like(0.0012346, 0.063), "0.001235");
+        assert_eq!(Style::Significant.value_like(0.063, 0.063), "0.063000");
+        assert_eq!(Style::Decimals.value_like(0.0012345, 0.5), "0.0012");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::Stamp;
 use super::collect::Collected;
+use super::compare::ComparisonTable;
 use super::format::thousands;
 use super::table::{Column, Row, Table, budget};
 
@@ -51,6 +52,8 @@ struct TemplateContext<'a> {
     columns: &'a [Column],
     rows: &'a [Row],
     plots: &'a [PlotLink],
+    /// The differences to `report.baseline`, when it is set.
+    comparison: Option<&'a ComparisonTable>,
 }
 
 impl Header {
@@ -92,7 +95,13 @@ fn distinct(values: impl Iterator<Item = String>) -> String {
 
 /// Render the report with `template` (jinja syntax; blocks trimmed like Jinja's
 /// `trim_blocks` and `lstrip_blocks`).
-pub fn render(template: &str, header: Header, table: &Table, plots: &[PlotLink]) -> Result<String> {
+pub fn render(
+    template: &str,
+    header: Header,
+    table: &Table,
+    comparison: Option<&ComparisonTable>,
+    plots: &[PlotLink],
+) -> Result<String> {
     let mut env = minijinja::Environment::new();
     let syntax = minijinja::syntax::SyntaxConfig::builder()
         .trim_blocks(true)
@@ -101,7 +110,7 @@ pub fn render(template: &str, header: Header, table: &Table, plots: &[PlotLink])
         .build()?;
     env.set_syntax(syntax);
     env.add_template("report.md", template).context("the report template is not valid")?;
-    let context = TemplateContext { header, columns: &table.columns, rows: &table.rows, plots };
+    let context = TemplateContext { header, columns: &table.columns, rows: &table.rows, plots, comparison };
     env.get_template("report.md")?
         .render(minijinja::value::Serde(&context))
         .context("cannot render the report template")

@@ -4,7 +4,8 @@
 //! | file | concern |
 //! | --- | --- |
 //! | `collect.rs` | run folders → records, groups of repeats, metrics |
-//! | `stats.rs` | mean ± sample std |
+//! | `stats.rs` | mean ± sample std, Welch's and the paired t-test, repeats needed |
+//! | `compare.rs` | `report.baseline`: each row's difference to its baseline row |
 //! | `format.rs` | number formatting |
 //! | `table.rs` | columns, rows, sorting, bold best values |
 //! | `markdown.rs` | header and template rendering |
@@ -12,6 +13,7 @@
 //! | `plot.rs` | learning curves and trend plots |
 
 pub mod collect;
+pub mod compare;
 pub mod export;
 pub mod format;
 pub mod markdown;
@@ -25,6 +27,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 
 use collect::{Collected, Metric};
+use compare::{Baselines, Comparison};
 use export::Curves;
 use markdown::{Header, PlotLink};
 use plot::ImageFormat;
@@ -34,6 +37,10 @@ use table::{Table, TableOptions};
 pub const REPORTS_DIR: &str = "reports";
 /// The learning-curve plot's file stem, beside the report.
 pub const CURVES_STEM: &str = "learning-curves";
+/// The file stem of the report's plot of differences to the baseline.
+pub const BASELINE_STEM: &str = "difference-to-baseline";
+/// The metrics of the report's difference-to-baseline plot.
+const BASELINE_PLOT_METRICS: [Metric; 2] = [Metric::ValidationLoss, Metric::AccuracyArgmax];
 
 /// `expgrid report`: tables of finished and unfinished runs.
 #[derive(Debug, Clone, Args)]
@@ -93,7 +100,8 @@ impl ReportFormat {
 pub struct PlotArgs {
     /// The experiment file (YAML).
     pub file: PathBuf,
-    /// A matrix key for the x axis; without it, learning curves are drawn.
+    /// A matrix key for the x axis (`inputs` with --baseline); without it, learning curves
+    /// are drawn.
     #[arg(long)]
     pub x: Option<String>,
     /// The metric on the y axis (with --x).
@@ -102,7 +110,13 @@ pub struct PlotArgs {
     /// A matrix key whose values get one line each (with --x).
     #[arg(long)]
     pub series: Option<String>,
-    /// Output file; default `reports/<file stem>/learning-curves.svg` or `<y>-by-<x>.svg`.
+    /// With `--x inputs`: the difference of every row to its baseline over training, with
+    /// its 95 % interval as a band. The baseline is `report.baseline`, or the matrix values
+    /// given here (`--baseline alpha=0.0`, several joined by commas).
+    #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "KEY=VALUE")]
+    pub baseline: Option<String>,
+    /// Output file; default `reports/<file stem>/learning-curves.svg`, `<y>-by-<x>.svg` or
+    /// `<y>-difference-to-baseline.svg`.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// The folder holding the run folders.
@@ -210,17 +224,22 @@ pub struct ReportOptions {
 /// The report's text. A markdown report bound for `out` also draws its plots into the
 /// folder `out` without extension (`reports/x.md` → `reports/x/learning-curves.svg`).
 pub fn render_report(collected: &Collected, options: &ReportOptions, out: &Path) -> Result<String> {
+    let comparison = Baselines::from_config(collected)?.map(|b| Comparison::new(collected, b));
     match options.format {
         ReportFormat::Csv => export::to_csv(&export::records(
             collected,
             if options.curves { Curves::Flat } else { Curves::None },
+            comparison.as_ref(),
         )),
         ReportFormat::Json => export::to_json(&export::records(
             collected,
             if options.curves { Curves::Nested } else { Curves::None },
+            comparison.as_ref(),
         )),
         ReportFormat::Md => {
             let table = Table::build(collected, &options.table)?;
+            let order: Vec<usize> = table.rows.iter().map(|row| row.group).collect();
+            let comparison_table = comparison.as_ref().map(|c| c.table(collected, &order));
             let mut plots = Vec::new();
             if out != Path::new("-") {
                 let name = format!("{CURVES_STEM}.{}", options.image.extension());
@@ -245,8 +264,25 @@ pub fn render_report(collected: &Collected, options: &ReportOptions, out: &Path)
                     .with_context(|| format!("report.trends[{i}]"))?;
                     plots.push(link(format!("{} by {}", spec.y, spec.x), &name));
                 }
+                if let Some(comparison) = &comparison {
+                    let name = format!("{BASELINE_STEM}.{}", options.image.extension());
+                    let path = plot_dir.join(&name);
+                    if plot::baseline_curves(
+                        collected,
+                        &comparison.baselines,
+                        &BASELINE_PLOT_METRICS,
+                        &path,
+                        options.image,
+                    )? {
+                        plots.push(link(
+                            format!("difference to the baseline {}", comparison.baselines.label),
+                            &name,
+                        ));
+                    }
+                }
             }
-            markdown::render(&options.template, Header::new(collected, &options.stamp), &table, &plots)
+            let header = Header::new(collected, &options.stamp);
+            markdown::render(&options.template, header, &table, comparison_table.as_ref(), &plots)
         }
     }
 }
@@ -270,26 +306,55 @@ fn draw_trend(
     plot::trend(collected, x, metric, series, out, image)
 }
 
-/// `expgrid plot`: draw learning curves or a trend plot.
+/// The x axis of `expgrid plot --baseline`.
+pub const INPUTS_AXIS: &str = "inputs";
+
+/// `expgrid plot`: draw learning curves, a trend plot, or the differences to a baseline.
 pub fn plot(args: &PlotArgs) -> Result<()> {
     let collected = Collected::load(&args.file, &args.runs_dir)?;
     let image = if args.png { ImageFormat::Png } else { ImageFormat::Svg };
-    let name = match &args.x {
-        Some(x) => trend_stem(x, &args.y),
-        None => CURVES_STEM.to_string(),
+    let name = match (&args.x, &args.baseline) {
+        (Some(_), Some(_)) => format!("{}-{BASELINE_STEM}", args.y),
+        (Some(x), None) => trend_stem(x, &args.y),
+        (None, _) => CURVES_STEM.to_string(),
     };
     let out = args.out.clone().unwrap_or_else(|| {
         Path::new(REPORTS_DIR).join(stem(&args.file)).join(name).with_extension(image.extension())
     });
-    match &args.x {
-        Some(x) => draw_trend(&collected, x, &args.y, args.series.as_deref(), &out, image)?,
-        None => {
+    match (&args.x, &args.baseline) {
+        (Some(x), Some(spec)) if x == INPUTS_AXIS => draw_baseline(&collected, spec, &args.y, &out, image)?,
+        (_, Some(_)) => bail!("--baseline draws differences over training: use it with `--x {INPUTS_AXIS}`"),
+        (Some(x), None) => draw_trend(&collected, x, &args.y, args.series.as_deref(), &out, image)?,
+        (None, None) => {
             if !plot::learning_curves(&collected, &out, image)? {
                 bail!("no run of {} has validated yet: nothing to plot", args.file.display());
             }
         }
     }
     eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+/// `expgrid plot --x inputs --baseline [SPEC]`: the metric `y`'s difference to the baseline
+/// `spec` (`""`: the experiment's `report.baseline`) over training.
+fn draw_baseline(collected: &Collected, spec: &str, y: &str, out: &Path, image: ImageFormat) -> Result<()> {
+    let file = collected.experiment.file.display();
+    let metric =
+        Metric::from_id(y).with_context(|| format!("unknown metric `{y}`: use one of {}", Metric::ids()))?;
+    if metric.better().is_none() {
+        let ids: Vec<String> = compare::compared_metrics().map(|m| format!("`{}`", m.id())).collect();
+        bail!("`{y}` is not compared with a baseline: use --y with one of {}", ids.join(", "));
+    }
+    let baselines = if spec.is_empty() {
+        Baselines::from_config(collected)?.with_context(|| {
+            format!("{file} has no report.baseline: name the baseline, e.g. `--baseline alpha=0.0`")
+        })?
+    } else {
+        Baselines::resolve(collected, &compare::parse_spec(spec)?)?
+    };
+    if !plot::baseline_curves(collected, &baselines, &[metric], out, image)? {
+        bail!("no row of {file} and its baseline {} have validated yet: nothing to plot", baselines.label);
+    }
     Ok(())
 }
 

@@ -12,6 +12,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::collect::{Collected, Group, Metric};
+use super::compare::{self, Baselines};
 use super::stats::Stat;
 use crate::rundir::MetricsRow;
 
@@ -35,12 +36,13 @@ impl ImageFormat {
     }
 }
 
-/// A point of a line; `std` draws a band (curves) or an error bar (trends).
+/// A point of a line; `spread` (a std, or half a confidence interval) draws a band (curves)
+/// or an error bar (trends).
 #[derive(Debug, Clone, Copy)]
 struct Point {
     x: f64,
     y: f64,
-    std: Option<f64>,
+    spread: Option<f64>,
 }
 
 /// One chart: a line per legend entry (a line may be empty).
@@ -105,7 +107,76 @@ fn curve(collected: &Collected, group: &Group, value: Field) -> Vec<Point> {
             let samples: Option<Vec<f64>> =
                 runs.iter().map(|m| m.iter().find(|r| r.inputs == row.inputs).map(value)).collect();
             let stat = Stat::of(&samples?)?;
-            Some(Point { x: row.inputs as f64, y: stat.mean, std: stat.std })
+            Some(Point { x: row.inputs as f64, y: stat.mean, spread: stat.std })
+        })
+        .collect()
+}
+
+/// The difference of every compared group to its baseline over training, one panel per
+/// metric: the mean difference at the inputs both validated at, with its 95 % interval as a
+/// band (none with a single run on a side), and the baseline as the line at 0. Returns
+/// `false` (and writes nothing) if no compared group and its baseline have validated.
+pub fn baseline_curves(
+    collected: &Collected,
+    baselines: &Baselines,
+    metrics: &[Metric],
+    path: &Path,
+    format: ImageFormat,
+) -> Result<bool> {
+    let pairs: Vec<(&Group, &Group)> = baselines
+        .of
+        .iter()
+        .enumerate()
+        .filter_map(|(g, of)| Some((&collected.groups[g], &collected.groups[(*of)?])))
+        .collect();
+    let mut labels = vec![format!("{} (baseline)", baselines.label)];
+    labels.extend(pairs.iter().map(|(group, _)| collected.label(group)));
+    let panels: Vec<Panel> = metrics
+        .iter()
+        .map(|&metric| {
+            let mut lines: Vec<Vec<Point>> = pairs
+                .iter()
+                .map(|(group, baseline)| difference_curve(collected, group, baseline, metric))
+                .collect();
+            let xs = lines.iter().flatten().map(|p| p.x);
+            let (min, max) =
+                xs.clone().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| (lo.min(x), hi.max(x)));
+            let zero = if min <= max {
+                vec![Point { x: min, y: 0.0, spread: None }, Point { x: max, y: 0.0, spread: None }]
+            } else {
+                Vec::new()
+            };
+            lines.insert(0, zero);
+            Panel {
+                title: format!("{} − baseline", metric.label()),
+                x_label: "inputs seen".into(),
+                y_label: format!("difference in {}", metric.label()),
+                x_categories: None,
+                markers: false,
+                lines,
+            }
+        })
+        .collect();
+    if panels.iter().all(|p| p.lines[0].is_empty()) {
+        return Ok(false);
+    }
+    draw(path, format, 750 * metrics.len() as u32, 430, &panels, &labels)?;
+    Ok(true)
+}
+
+/// `group` minus `baseline` at every inputs value both validated at.
+fn difference_curve(collected: &Collected, group: &Group, baseline: &Group, metric: Metric) -> Vec<Point> {
+    let Some(first) = collected.reported(group).into_iter().find(|r| !r.metrics.is_empty()) else {
+        return Vec::new();
+    };
+    first
+        .metrics
+        .iter()
+        .filter_map(|row| {
+            let samples = |g: &Group| compare::curve_samples(collected, g, row.inputs, metric);
+            let diff = compare::compare(&samples(group), &samples(baseline))?;
+            let spread = diff.test.map(|t| (t.high - t.low) / 2.0);
+            Some(Point { x: row.inputs as f64, y: diff.diff, spread })
         })
         .collect()
 }
@@ -160,7 +231,7 @@ pub fn trend(
     let mut points = Vec::new();
     for (label, values) in lines {
         let mut line: Vec<Point> =
-            values.iter().map(|(t, s)| Point { x: position(t), y: s.mean, std: s.std }).collect();
+            values.iter().map(|(t, s)| Point { x: position(t), y: s.mean, spread: s.std }).collect();
         line.sort_by(|a, b| a.x.total_cmp(&b.x));
         labels.push(if label.is_empty() { metric.label().to_string() } else { label });
         points.push(line);
@@ -286,7 +357,7 @@ fn draw_panel<DB: DrawingBackend>(
     for (i, line) in panel.lines.iter().enumerate() {
         let color = color(i);
         let spread: Vec<(f64, f64, f64)> =
-            line.iter().filter_map(|p| p.std.map(|s| (p.x, p.y - s, p.y + s))).collect();
+            line.iter().filter_map(|p| p.spread.map(|s| (p.x, p.y - s, p.y + s))).collect();
         if panel.markers || line.len() == 1 {
             chart.draw_series(
                 spread
@@ -314,7 +385,7 @@ fn ranges(panel: &Panel) -> (std::ops::Range<f64>, std::ops::Range<f64>) {
     let points = panel.lines.iter().flatten();
     let xs: Vec<f64> = points.clone().map(|p| p.x).collect();
     let ys: Vec<f64> =
-        points.flat_map(|p| [p.y - p.std.unwrap_or(0.0), p.y + p.std.unwrap_or(0.0)]).collect();
+        points.flat_map(|p| [p.y - p.spread.unwrap_or(0.0), p.y + p.spread.unwrap_or(0.0)]).collect();
     let x = padded(&xs, if panel.x_categories.is_some() { 0.5 } else { 0.0 });
     (x, padded(&ys, 0.0))
 }

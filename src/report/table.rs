@@ -48,6 +48,9 @@ pub struct Row {
     /// The unformatted value of each column: text for keys, `{mean, std, n, stopped_at}`
     /// for metrics.
     pub values: IndexMap<String, serde_json::Value>,
+    /// The row's index in [`Collected::groups`].
+    #[serde(skip)]
+    pub group: usize,
 }
 
 /// The finished table.
@@ -92,15 +95,15 @@ impl Table {
         };
         let sort_column = column(collected, sort_id)?;
 
-        let mut groups: Vec<&Group> = collected.groups.iter().collect();
-        groups.sort_by(|a, b| {
+        let mut groups: Vec<(usize, &Group)> = collected.groups.iter().enumerate().collect();
+        groups.sort_by(|(_, a), (_, b)| {
             let (a, b) = (sort_key(collected, a, &sort_column), sort_key(collected, b, &sort_column));
             compare(&a, &b, descending)
         });
         let best: Vec<Option<f64>> = columns.iter().map(|c| best_value(collected, &c.kind)).collect();
         let rows = groups
             .into_iter()
-            .map(|group| {
+            .map(|(index, group)| {
                 let cells = columns.iter().zip(&best).map(|(c, best)| cell(collected, group, &c.kind, *best));
                 Row {
                     cells: cells.collect(),
@@ -111,6 +114,7 @@ impl Table {
                         .iter()
                         .map(|c| (c.id.clone(), raw_value(collected, group, &c.kind)))
                         .collect(),
+                    group: index,
                 }
             })
             .collect();
