@@ -9,11 +9,13 @@
 //! | `table.rs` | columns, rows, sorting, bold best values |
 //! | `markdown.rs` | header and template rendering |
 //! | `export.rs` | CSV and JSON records |
+//! | `html.rs` | the self-contained HTML page (also served by `expgrid serve`) |
 //! | `plot.rs` | learning curves and trend plots |
 
 pub mod collect;
 pub mod export;
 pub mod format;
+pub mod html;
 pub mod markdown;
 pub mod plot;
 pub mod stats;
@@ -56,7 +58,7 @@ pub struct ReportArgs {
     /// A minijinja template for the markdown report (start from templates/report.md.j2).
     #[arg(long)]
     pub template: Option<PathBuf>,
-    /// Output file (`-` for stdout); default `reports/<file stem>.<md|csv|json>`.
+    /// Output file (`-` for stdout); default `reports/<file stem>.<md|csv|json|html>`.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// The folder holding the run folders.
@@ -76,6 +78,8 @@ pub enum ReportFormat {
     Md,
     Csv,
     Json,
+    /// One self-contained page: table, curves, trends, parallel coordinates, configs.
+    Html,
 }
 
 impl ReportFormat {
@@ -84,6 +88,7 @@ impl ReportFormat {
             ReportFormat::Md => "md",
             ReportFormat::Csv => "csv",
             ReportFormat::Json => "json",
+            ReportFormat::Html => "html",
         }
     }
 }
@@ -219,6 +224,7 @@ pub fn render_report(collected: &Collected, options: &ReportOptions, out: &Path)
             collected,
             if options.curves { Curves::Nested } else { Curves::None },
         )),
+        ReportFormat::Html => html::PageData::new(collected, &options.table, &options.stamp)?.to_html(),
         ReportFormat::Md => {
             let table = Table::build(collected, &options.table)?;
             let mut plots = Vec::new();

@@ -49,6 +49,9 @@ pub struct Row {
     /// The unformatted value of each column: text for keys, `{mean, std, n, stopped_at}`
     /// for metrics.
     pub values: IndexMap<String, serde_json::Value>,
+    /// The group's runs: indices into [`Collected::records`], in plan order.
+    #[serde(skip)]
+    pub members: Vec<usize>,
 }
 
 /// The finished table.
@@ -112,6 +115,7 @@ impl Table {
                         .iter()
                         .map(|c| (c.id.clone(), raw_value(collected, group, &c.kind)))
                         .collect(),
+                    members: group.members.clone(),
                 }
             })
             .collect();
