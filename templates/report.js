@@ -52,7 +52,7 @@ function svg(tag, attrs, ...children) {
 function fmt(x) {
   if (x === null || x === undefined || Number.isNaN(x)) return "–";
   const a = Math.abs(x);
-  if (a >= 1e4) return Math.round(x).toLocaleString("en-US");
+  if (a >= 1000) return Math.round(x).toLocaleString("en-US");
   if (a >= 100) return x.toFixed(0);
   if (a === 0) return "0";
   if (a >= 0.01) return x.toPrecision(4).replace(/\.?0+$/, "");
@@ -482,6 +482,8 @@ function runDetails(run) {
 function render() {
   if (state.selected === null) {
     state.selected = new Set(state.data.rows.slice(0, DEFAULT_SELECTED).map((r) => r.label));
+    // Explore something the file's own trends do not show already.
+    if (state.data.trends.some((t) => t.y === state.trendY)) state.trendY = "validation_loss";
   }
   const rows = visibleRows();
   const scroll = window.scrollY;

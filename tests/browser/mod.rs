@@ -7,7 +7,7 @@
 
 #![allow(dead_code)] // each test file uses part of it
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use serde_json::{Value, json};
-use tungstenite::{Message, WebSocket};
 
 /// How long one DevTools call or page load may take.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -34,7 +33,7 @@ fn find_chromium() -> Option<PathBuf> {
 /// A headless Chromium with one page; killed when dropped.
 pub struct Browser {
     child: Child,
-    ws: WebSocket<TcpStream>,
+    ws: Socket,
     next_id: u64,
     /// Every DevTools event received so far.
     pub events: Vec<Value>,
@@ -99,9 +98,7 @@ impl Browser {
             .and_then(|t| t["webSocketDebuggerUrl"].as_str())
             .expect("Chromium has a page")
             .to_string();
-        let stream = TcpStream::connect(&host).unwrap();
-        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-        let (ws, _) = tungstenite::client(page_url.as_str(), stream).expect("DevTools WebSocket");
+        let ws = Socket::connect(&page_url);
         let mut browser = Browser { child, ws, next_id: 0, events: Vec::new(), _profile: profile };
         for domain in ["Page", "Runtime", "Network", "Log"] {
             browser.call(&format!("{domain}.enable"), json!({}));
@@ -114,12 +111,11 @@ impl Browser {
         self.next_id += 1;
         let id = self.next_id;
         let message = json!({ "id": id, "method": method, "params": params }).to_string();
-        self.ws.send(Message::text(message)).unwrap();
+        self.ws.send(0x1, message.as_bytes());
         let deadline = Instant::now() + TIMEOUT;
         while Instant::now() < deadline {
-            let message = self.ws.read().unwrap_or_else(|e| panic!("DevTools {method}: {e}"));
-            let Message::Text(text) = message else { continue };
-            let value: Value = serde_json::from_str(text.as_str()).unwrap();
+            let text = self.ws.read_text();
+            let value: Value = serde_json::from_str(&text).unwrap();
             if value["id"] == id {
                 if let Some(error) = value.get("error") {
                     panic!("DevTools {method}: {error}");
@@ -146,7 +142,7 @@ impl Browser {
     /// Open `url` and wait until the report has rendered (`<html data-ready>`).
     pub fn open(&mut self, url: &str) {
         self.call("Page.navigate", json!({ "url": url }));
-        self.wait_for("document.documentElement.dataset.ready === 'true'", TIMEOUT);
+        self.wait_for("document.documentElement?.dataset.ready === 'true'", TIMEOUT);
     }
 
     /// Poll `condition` (a script expression) until it is true; the time it took.
@@ -216,6 +212,96 @@ impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A WebSocket client just big enough for the DevTools protocol: masked text frames out,
+/// text frames (maybe fragmented) in, pings answered. Hand-written on purpose: tungstenite
+/// pulls in rand 0.9 with its default features, which changes the features burn is built
+/// with, so every test build would compile burn again (15 minutes on 2 cores).
+struct Socket {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Socket {
+    /// Open `ws://host:port/path` (RFC 6455 client handshake).
+    fn connect(url: &str) -> Socket {
+        let rest = url.strip_prefix("ws://").expect("a ws:// URL");
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let mut writer = TcpStream::connect(host).unwrap();
+        writer.set_read_timeout(Some(TIMEOUT)).unwrap();
+        write!(
+            writer,
+            "GET /{path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        .unwrap();
+        let mut reader = BufReader::new(writer.try_clone().unwrap());
+        let mut status = String::new();
+        reader.read_line(&mut status).unwrap();
+        assert!(status.contains(" 101 "), "WebSocket handshake refused: {status}");
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 2 {
+            line.clear();
+        }
+        Socket { reader, writer }
+    }
+
+    /// One frame with opcode `op` (1: text, 0xA: pong), masked as a client must.
+    fn send(&mut self, op: u8, payload: &[u8]) {
+        let mut frame = vec![0x80 | op];
+        match payload.len() {
+            n if n < 126 => frame.push(0x80 | n as u8),
+            n if n < 65_536 => {
+                frame.push(0x80 | 126);
+                frame.extend((n as u16).to_be_bytes());
+            }
+            n => {
+                frame.push(0x80 | 127);
+                frame.extend((n as u64).to_be_bytes());
+            }
+        }
+        let mask = [0x12, 0x34, 0x56, 0x78];
+        frame.extend(mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.writer.write_all(&frame).unwrap();
+    }
+
+    /// The next text message.
+    fn read_text(&mut self) -> String {
+        let mut message = Vec::new();
+        loop {
+            let mut head = [0u8; 2];
+            self.reader.read_exact(&mut head).expect("DevTools answers in time");
+            let (fin, op) = (head[0] & 0x80 != 0, head[0] & 0x0f);
+            let len = match head[1] & 0x7f {
+                126 => {
+                    let mut n = [0u8; 2];
+                    self.reader.read_exact(&mut n).unwrap();
+                    u16::from_be_bytes(n) as usize
+                }
+                127 => {
+                    let mut n = [0u8; 8];
+                    self.reader.read_exact(&mut n).unwrap();
+                    u64::from_be_bytes(n) as usize
+                }
+                n => n as usize,
+            };
+            let mut payload = vec![0u8; len];
+            self.reader.read_exact(&mut payload).unwrap();
+            match op {
+                0x0 | 0x1 => {
+                    message.extend(payload);
+                    if fin {
+                        return String::from_utf8(message).unwrap();
+                    }
+                }
+                0x8 => panic!("Chromium closed the DevTools connection"),
+                0x9 => self.send(0xA, &payload),
+                _ => {}
+            }
+        }
     }
 }
 
