@@ -66,7 +66,8 @@ fn the_page_is_self_contained_and_holds_the_markdown_cells() {
     let rows = data["rows"].as_array().unwrap();
     assert_eq!(rows.len(), table_lines.len(), "{markdown}");
     for (row, line) in rows.iter().zip(&table_lines) {
-        let markdown_cells: Vec<&str> = line.trim_start_matches("| ").trim_end_matches(" |").split(" | ").collect();
+        let markdown_cells: Vec<&str> =
+            line.trim_start_matches("| ").trim_end_matches(" |").split(" | ").collect();
         let cells = row["cells"].as_array().unwrap();
         assert_eq!(cells.len(), markdown_cells.len(), "{line}");
         for (cell, markdown) in cells.iter().zip(markdown_cells) {
@@ -78,7 +79,12 @@ fn the_page_is_self_contained_and_holds_the_markdown_cells() {
     assert_eq!(best, 4, "one best value per quality column");
     assert_eq!(data["header"]["runs_done"], 5);
     assert_eq!(data["runs"].as_array().unwrap().len(), 12);
-    assert!(data["runs"][0]["config"].as_str().unwrap().contains("experiment_name: sweep/lr-0.001_width-16_seed-1"));
+    assert!(
+        data["runs"][0]["config"]
+            .as_str()
+            .unwrap()
+            .contains("experiment_name: sweep/lr-0.001_width-16_seed-1")
+    );
 }
 
 #[test]
@@ -134,14 +140,15 @@ fn the_report_of_a_real_run_works_in_chromium() {
     browser.open(&url);
 
     assert_eq!(browser.errors(), Vec::<String>::new(), "console errors");
-    assert_eq!(browser.requests(), [url.clone()], "the page loads nothing else");
+    assert_eq!(browser.requests(), [url.as_str()], "the page loads nothing else");
 
     // Two rows (width 4 and 16), each the mean of two seeds: curves with ±std bands.
     assert_eq!(browser.eval("document.querySelectorAll('#runs-table tbody tr').length"), 2);
     assert_eq!(browser.eval("document.querySelectorAll('#curves svg').length"), 3);
     assert_eq!(browser.eval("document.querySelectorAll('#curves polyline.curve').length"), 6);
     assert_eq!(browser.eval("document.querySelectorAll('#curves polygon.band').length"), 6);
-    let points = browser.eval("document.querySelector('#curves polyline.curve').getAttribute('points').split(' ').length");
+    let points = browser
+        .eval("document.querySelector('#curves polyline.curve').getAttribute('points').split(' ').length");
     assert_eq!(points, 3, "validations at 400, 800 and 1,200 inputs");
     assert_eq!(browser.eval("document.querySelectorAll('#trend-0 .errorbar').length"), 2, "the file's trend");
     assert_eq!(browser.eval("document.querySelectorAll('#parallel polyline.pc-line').length"), 2);
@@ -157,7 +164,9 @@ fn the_report_of_a_real_run_works_in_chromium() {
     // Clicking a header sorts by it, a second click reverses.
     let order = "[...document.querySelectorAll('#runs-table tbody tr')].map(r => r.dataset.label)";
     let accuracy = |b: &mut Browser| -> Vec<f64> {
-        let v = b.eval("[...document.querySelectorAll('#runs-table tbody tr')].map(r => r.children[3].textContent)");
+        let v = b.eval(
+            "[...document.querySelectorAll('#runs-table tbody tr')].map(r => r.children[3].textContent)",
+        );
         v.as_array().unwrap().iter().map(|t| t.as_str().unwrap()[..6].parse().unwrap()).collect()
     };
     browser.eval("document.querySelector('th[data-col=accuracy_argmax]').click()");
@@ -170,7 +179,10 @@ fn the_report_of_a_real_run_works_in_chromium() {
     let mut reversed = first.as_array().unwrap().clone();
     reversed.reverse();
     assert_eq!(browser.eval(order), Value::Array(reversed));
-    assert_eq!(browser.eval("document.querySelector('th[data-col=accuracy_argmax] .arrow').textContent"), "▼");
+    assert_eq!(
+        browser.eval("document.querySelector('th[data-col=accuracy_argmax] .arrow').textContent"),
+        "▼"
+    );
 
     // A filter hides rows; a run's resolved config opens on a click.
     browser.eval("document.querySelector('input[data-key=width][data-value=\"4\"]').click()");
@@ -178,7 +190,10 @@ fn the_report_of_a_real_run_works_in_chromium() {
     browser.eval("document.querySelector('tr.run[data-run=\"tiny/width-16_seed-2\"]').click()");
     let config = browser.eval("document.querySelector('.run-details pre').textContent");
     assert!(config.as_str().unwrap().contains("experiment_name: tiny/width-16_seed-2"), "{config}");
-    assert_eq!(browser.eval("document.querySelectorAll('.run-details table.validations tbody tr').length"), 3);
+    assert_eq!(
+        browser.eval("document.querySelectorAll('.run-details table.validations tbody tr').length"),
+        3
+    );
 
     browser.eval("document.querySelector('input[data-key=width][data-value=\"4\"]').click()");
     let shot = artifact("tiny.png");

@@ -83,7 +83,10 @@ fn serve_answers_from_the_run_folders_and_survives_a_damaged_file() {
     assert_eq!(server.data()["header"]["runs_done"], 4);
 
     assert_eq!(server.get("nothing").0, 404);
-    assert_eq!(server.get("data.json?file=1"), (404, "text/plain; charset=utf-8".into(), "no such file: use file=0 to file=0\n".into()));
+    assert_eq!(
+        server.get("data.json?file=1"),
+        (404, "text/plain; charset=utf-8".into(), "no such file: use file=0 to file=0\n".into())
+    );
 }
 
 fn data_dir() -> PathBuf {
@@ -108,7 +111,8 @@ model: {encoder: conv, channels: [16, 16], code_size: 16, classes: 10}
 
 #[test]
 fn the_served_page_shows_new_validations_while_a_run_trains() {
-    let Some(mut browser) = Browser::launch("the_served_page_shows_new_validations_while_a_run_trains") else {
+    let Some(mut browser) = Browser::launch("the_served_page_shows_new_validations_while_a_run_trains")
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -148,7 +152,8 @@ fn the_served_page_shows_new_validations_while_a_run_trains() {
     }
     let output = training.wait_with_output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let done = browser.wait_for(&format!("{row}.children[2].textContent === 'done'"), Duration::from_secs(10));
+    let done =
+        browser.wait_for(&format!("{row}.children[2].textContent === 'done'"), Duration::from_secs(10));
     assert_eq!(browser.eval(&format!("{row}.children[4].textContent")), "10");
     eprintln!("new validation rows shown after {latencies:?} (polling every 2 s); done shown after {done:?}");
     assert!(latencies.len() >= 3, "validations seen while training: {}", latencies.len());

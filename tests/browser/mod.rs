@@ -167,7 +167,9 @@ impl Browser {
             .iter()
             .filter_map(|e| match e["method"].as_str()? {
                 "Runtime.exceptionThrown" => Some(e["params"]["exceptionDetails"].to_string()),
-                "Runtime.consoleAPICalled" if e["params"]["type"] == "error" => Some(e["params"]["args"].to_string()),
+                "Runtime.consoleAPICalled" if e["params"]["type"] == "error" => {
+                    Some(e["params"]["args"].to_string())
+                }
                 "Log.entryAdded" if e["params"]["entry"]["level"] == "error" => {
                     Some(e["params"]["entry"]["text"].to_string())
                 }
