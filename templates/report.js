@@ -21,6 +21,7 @@ const state = {
   openRuns: new Set(), // experiment names whose details are shown
   refreshed: null,
   fetchError: null,
+  lastText: null, // the last data.json, to redraw only on changes
 };
 
 // ---------------------------------------------------------------- small helpers
@@ -507,19 +508,30 @@ function render() {
   document.documentElement.dataset.ready = "true";
 }
 
+/** Fetch the data again; redraw only when it changed (an open menu or a hover survives). */
 async function poll() {
+  let text;
   try {
     const response = await fetch(state.data.poll, { cache: "no-store" });
-    const fresh = await response.json();
-    if (fresh.error) {
-      state.fetchError = fresh.error;
-    } else {
-      state.data = fresh;
-      state.fetchError = null;
-    }
-    state.refreshed = new Date();
+    text = await response.text();
   } catch (err) {
     state.fetchError = "cannot reach expgrid serve: " + err.message;
+    render();
+    return;
+  }
+  state.refreshed = new Date();
+  if (text === state.lastText) {
+    const live = document.getElementById("live");
+    if (live) live.replaceWith(header().querySelector("#live"));
+    return;
+  }
+  state.lastText = text;
+  const fresh = JSON.parse(text);
+  if (fresh.error) {
+    state.fetchError = fresh.error;
+  } else {
+    state.data = fresh;
+    state.fetchError = null;
   }
   render();
 }
