@@ -160,5 +160,16 @@ fn the_served_page_shows_new_validations_while_a_run_trains() {
     assert!(running_with_eta, "a running run shows its ETA");
     assert!(latencies.iter().all(|l| *l < Duration::from_secs(5)), "{latencies:?}");
     assert_eq!(browser.errors(), Vec::<String>::new());
+
+    // A half-written metrics.csv: a banner names it, the numbers stay; whole again: gone.
+    let metrics = dir.path().join("runs/live/run/metrics.csv");
+    let whole = std::fs::read_to_string(&metrics).unwrap();
+    std::fs::write(&metrics, &whole[..whole.len() / 2]).unwrap();
+    let banner =
+        "document.getElementById('fetch-error')?.textContent.includes('live/run/metrics.csv is damaged')";
+    browser.wait_for(banner, Duration::from_secs(10));
+    assert_eq!(browser.eval(&format!("{row}.children[4].textContent")), "10");
+    std::fs::write(&metrics, &whole).unwrap();
+    browser.wait_for("document.getElementById('fetch-error') === null", Duration::from_secs(10));
     assert!(browser.requests().iter().all(|u| u.starts_with(&server.url)), "{:?}", browser.requests());
 }
