@@ -248,6 +248,7 @@ fn a_thousand_runs_load_in_seconds() {
           return performance.now() - t; })()",
     );
     assert_eq!(browser.errors(), Vec::<String>::new());
+    browser.screenshot(&artifact("thousand.png"));
     eprintln!(
         "1,000 runs: report {:.2} s, {:.0} KB; page loaded and drawn in {:.2} s (first render {:.0} ms \
          after navigation start), a sort click redraws in {:.0} ms",
