@@ -11,4 +11,5 @@ pub mod probe;
 pub mod report;
 pub mod run;
 pub mod rundir;
+pub mod serve;
 pub mod train;

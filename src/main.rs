@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use expgrid::config::{ConfigErrors, Experiment};
 use expgrid::run::{self, Outcome, RunOptions, RunReport};
-use expgrid::{plan, report};
+use expgrid::{plan, report, serve};
 
 /// Declarative deep-learning experiment matrices: one YAML file lists the values to sweep;
 /// expgrid plans, trains and reports every combination.
@@ -68,6 +68,9 @@ enum Command {
     Report(report::ReportArgs),
     /// Learning curves, or with `--x` a metric against a matrix key (SVG or PNG).
     Plot(report::PlotArgs),
+    /// Serve the HTML report on a local web server; the page refreshes itself while runs
+    /// train. Reads run folders only.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -114,6 +117,7 @@ fn main() -> ExitCode {
         },
         Command::Report(args) => finish(report::report(&args)),
         Command::Plot(args) => finish(report::plot(&args)),
+        Command::Serve(args) => finish(serve::serve(&args)),
     }
 }
 

@@ -10,12 +10,14 @@
 //! | `table.rs` | columns, rows, sorting, bold best values |
 //! | `markdown.rs` | header and template rendering |
 //! | `export.rs` | CSV and JSON records |
+//! | `html.rs` | the self-contained HTML page (also served by `expgrid serve`) |
 //! | `plot.rs` | learning curves and trend plots |
 
 pub mod collect;
 pub mod compare;
 pub mod export;
 pub mod format;
+pub mod html;
 pub mod markdown;
 pub mod plot;
 pub mod stats;
@@ -63,7 +65,7 @@ pub struct ReportArgs {
     /// A minijinja template for the markdown report (start from templates/report.md.j2).
     #[arg(long)]
     pub template: Option<PathBuf>,
-    /// Output file (`-` for stdout); default `reports/<file stem>.<md|csv|json>`.
+    /// Output file (`-` for stdout); default `reports/<file stem>.<md|csv|json|html>`.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// The folder holding the run folders.
@@ -83,6 +85,8 @@ pub enum ReportFormat {
     Md,
     Csv,
     Json,
+    /// One self-contained page: table, curves, trends, parallel coordinates, configs.
+    Html,
 }
 
 impl ReportFormat {
@@ -91,6 +95,7 @@ impl ReportFormat {
             ReportFormat::Md => "md",
             ReportFormat::Csv => "csv",
             ReportFormat::Json => "json",
+            ReportFormat::Html => "html",
         }
     }
 }
@@ -236,6 +241,7 @@ pub fn render_report(collected: &Collected, options: &ReportOptions, out: &Path)
             if options.curves { Curves::Nested } else { Curves::None },
             comparison.as_ref(),
         )),
+        ReportFormat::Html => html::PageData::new(collected, &options.table, &options.stamp)?.to_html(),
         ReportFormat::Md => {
             let table = Table::build(collected, &options.table)?;
             let order: Vec<usize> = table.rows.iter().map(|row| row.group).collect();

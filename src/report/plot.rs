@@ -38,11 +38,11 @@ impl ImageFormat {
 
 /// A point of a line; `spread` (a std, or half a confidence interval) draws a band (curves)
 /// or an error bar (trends).
-#[derive(Debug, Clone, Copy)]
-struct Point {
-    x: f64,
-    y: f64,
-    spread: Option<f64>,
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Point {
+    pub x: f64,
+    pub y: f64,
+    pub spread: Option<f64>,
 }
 
 /// One chart: a line per legend entry (a line may be empty).
@@ -58,10 +58,10 @@ struct Panel {
 }
 
 /// Reads one number of a validation row.
-type Field = fn(&MetricsRow) -> f64;
+pub type Field = fn(&MetricsRow) -> f64;
 
 /// The learning-curve panels: validation loss, accuracy (argmax) and train loss.
-const CURVES: [(&str, Field); 3] = [
+pub const CURVES: [(&str, Field); 3] = [
     ("validation loss", |r| r.validation_loss),
     ("accuracy (argmax)", |r| r.accuracy_argmax),
     ("train loss", |r| r.train_loss),
@@ -96,7 +96,7 @@ pub fn learning_curves(collected: &Collected, path: &Path, format: ImageFormat) 
 }
 
 /// A group's curve: the mean over its reported runs at the inputs every one validated at.
-fn curve(collected: &Collected, group: &Group, value: Field) -> Vec<Point> {
+pub fn curve(collected: &Collected, group: &Group, value: Field) -> Vec<Point> {
     let reported = collected.reported(group);
     let runs: Vec<&[MetricsRow]> =
         reported.iter().map(|r| r.metrics.as_slice()).filter(|m| !m.is_empty()).collect();

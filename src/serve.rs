@@ -1,0 +1,174 @@
+//! `expgrid serve`: the HTML report of experiment files, served from a local web server
+//! and refreshed from the run folders while runs train.
+//!
+//! | path | content |
+//! | --- | --- |
+//! | `/` | the report page (with several files: a list of them) |
+//! | `/?file=N` | the page of the N-th file (0-based) |
+//! | `/data.json?file=N` | the page's data, read afresh from the run folders; the page polls it |
+//!
+//! The server only reads: run folders are written atomically by `expgrid run`, so a read
+//! sees a whole file or the previous one. A file that cannot be read (damaged, or half
+//! written by another tool) makes `data.json` answer `{"error": ...}`: the page keeps the
+//! numbers it has and shows the error until the next refresh succeeds.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, anyhow};
+use clap::Args;
+use serde_json::json;
+
+use crate::config::Experiment;
+use crate::report::Stamp;
+use crate::report::collect::Collected;
+use crate::report::html::PageData;
+use crate::report::table::TableOptions;
+
+/// `expgrid serve`: a live report of experiment files.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Experiment files (YAML).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The port to listen on (0: any free port; the address is printed).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// The address to listen on; `0.0.0.0` makes the page reachable from other machines.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// The folder holding the run folders.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+}
+
+/// A response: status, content type and body.
+struct Reply {
+    status: u16,
+    content_type: &'static str,
+    body: String,
+}
+
+impl Reply {
+    fn new(status: u16, content_type: &'static str, body: String) -> Reply {
+        Reply { status, content_type, body }
+    }
+}
+
+/// Serve until the process is stopped.
+pub fn serve(args: &ServeArgs) -> Result<()> {
+    // A typo in a file is an error now, not a broken page later.
+    for file in &args.files {
+        Experiment::load(file).map_err(|errors| anyhow!("{errors}"))?;
+    }
+    let server = tiny_http::Server::http((args.host.as_str(), args.port))
+        .map_err(|err| anyhow!("cannot listen on {}:{}: {err}", args.host, args.port))?;
+    let address = server.server_addr().to_ip().context("the server has no IP address")?;
+    println!("serving the report of {} at http://{address}/ (Ctrl-C stops)", file_list(args));
+    std::io::stdout().flush()?;
+    for request in server.incoming_requests() {
+        let reply = if *request.method() == tiny_http::Method::Get {
+            route(args, request.url())
+        } else {
+            Reply::new(405, "text/plain; charset=utf-8", "only GET is served\n".into())
+        };
+        let response = tiny_http::Response::from_string(reply.body)
+            .with_status_code(reply.status)
+            .with_header(header("Content-Type", reply.content_type))
+            .with_header(header("Cache-Control", "no-store"));
+        // A browser that went away before the answer is not an error of the server.
+        let _ = request.respond(response);
+    }
+    Ok(())
+}
+
+fn header(name: &str, value: &str) -> tiny_http::Header {
+    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("a valid ASCII header")
+}
+
+fn file_list(args: &ServeArgs) -> String {
+    args.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// The answer to `GET url`.
+fn route(args: &ServeArgs, url: &str) -> Reply {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let file = query.split('&').find_map(|pair| pair.strip_prefix("file=")).map(str::parse::<usize>);
+    let index = match file {
+        None => None,
+        Some(Ok(i)) if i < args.files.len() => Some(i),
+        Some(_) => {
+            let text = format!("no such file: use file=0 to file={}\n", args.files.len() - 1);
+            return Reply::new(404, "text/plain; charset=utf-8", text);
+        }
+    };
+    match path {
+        "/" => match index {
+            None if args.files.len() > 1 => Reply::new(200, "text/html; charset=utf-8", index_page(args)),
+            index => page(args, index.unwrap_or(0)),
+        },
+        "/data.json" => {
+            let body = match page_data(args, index.unwrap_or(0)).and_then(|data| data.to_json()) {
+                Ok(json) => json,
+                Err(err) => json!({ "error": format!("{err:#}") }).to_string(),
+            };
+            Reply::new(200, "application/json", body)
+        }
+        _ => Reply::new(404, "text/plain; charset=utf-8", format!("not found: {path}\n")),
+    }
+}
+
+/// The report page of file `index`, set to poll its data.
+fn page(args: &ServeArgs, index: usize) -> Reply {
+    match page_data(args, index).and_then(|data| data.to_html()) {
+        Ok(html) => Reply::new(200, "text/html; charset=utf-8", html),
+        Err(err) => Reply::new(
+            503,
+            "text/plain; charset=utf-8",
+            format!("error: {err:#}\n\nReload the page once the run folders can be read.\n"),
+        ),
+    }
+}
+
+fn page_data(args: &ServeArgs, index: usize) -> Result<PageData> {
+    let collected = Collected::load(&args.files[index], &args.runs_dir)?;
+    let mut data = PageData::new(&collected, &TableOptions::default(), &Stamp::now())?;
+    data.poll = Some(format!("data.json?file={index}"));
+    Ok(data)
+}
+
+/// Links to the page of every file.
+fn index_page(args: &ServeArgs) -> String {
+    let links: String = args
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, file)| {
+            let name = file.display().to_string().replace('&', "&amp;").replace('<', "&lt;");
+            format!("<li><a href=\"/?file={i}\">{name}</a></li>\n")
+        })
+        .collect();
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\">\
+         <title>expgrid serve</title></head>\n<body><h1>expgrid serve</h1>\n<ul>\n{links}</ul></body></html>\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_paths_and_files_are_not_found() {
+        let args = ServeArgs {
+            files: vec!["a.yml".into()],
+            port: 0,
+            host: "127.0.0.1".into(),
+            runs_dir: "runs".into(),
+        };
+        let reply = route(&args, "/etc/passwd");
+        assert_eq!((reply.status, reply.body.as_str()), (404, "not found: /etc/passwd\n"));
+        let reply = route(&args, "/data.json?file=3");
+        assert_eq!((reply.status, reply.body.as_str()), (404, "no such file: use file=0 to file=0\n"));
+    }
+}
