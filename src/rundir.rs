@@ -30,6 +30,9 @@ pub const RESULT_FILE: &str = "result.json";
 pub const CHECKPOINT_DIR: &str = "checkpoint";
 pub const PREVIOUS_CHECKPOINT_DIR: &str = "checkpoint.prev";
 const LOCK_FILE: &str = ".lock";
+/// How often, and how far apart, a refused lock is tried again (readers' probes are momentary).
+const LOCK_ATTEMPTS: u32 = 10;
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
 /// The name prefix of every temporary file or folder written in a run folder.
 const TEMP_PREFIX: &str = ".tmp-";
 
@@ -283,16 +286,25 @@ impl RunDir {
             .write(true)
             .open(&path)
             .with_context(|| format!("cannot open {}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => {
-                self.remove_temporaries()?;
-                Ok(Some(RunLock { _file: file }))
-            }
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(err)) => {
-                Err(err).with_context(|| format!("cannot lock {}", path.display()))
+        // Readers (`plan`, `report`, `serve`) probe the lock with a momentary shared lock
+        // (`is_locked`); a trainer holds it for the whole run. So a refusal is retried for a
+        // moment before it counts as another process training the run.
+        for attempt in 0..LOCK_ATTEMPTS {
+            match file.try_lock() {
+                Ok(()) => {
+                    self.remove_temporaries()?;
+                    return Ok(Some(RunLock { _file: file }));
+                }
+                Err(std::fs::TryLockError::WouldBlock) if attempt + 1 < LOCK_ATTEMPTS => {
+                    std::thread::sleep(LOCK_RETRY);
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {}
+                Err(std::fs::TryLockError::Error(err)) => {
+                    return Err(err).with_context(|| format!("cannot lock {}", path.display()));
+                }
             }
         }
+        Ok(None)
     }
 
     /// Is the lock held by some process (this one included)?
@@ -501,6 +513,22 @@ mod tests {
         assert!(dir.try_lock().unwrap().is_none(), "a second lock is refused");
         drop(lock);
         assert_eq!(dir.state().unwrap(), RunState::Interrupted);
+    }
+
+    #[test]
+    fn a_readers_momentary_probe_does_not_refuse_the_lock() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = RunDir::new(tmp.path(), "r").unwrap();
+        drop(dir.try_lock().unwrap().expect("free"));
+        // A reader (plan, report, serve) holds a shared lock for a moment while `run` starts.
+        let probe = File::open(dir.path().join(LOCK_FILE)).unwrap();
+        probe.lock_shared().unwrap();
+        let reader = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(60));
+            drop(probe);
+        });
+        assert!(dir.try_lock().unwrap().is_some(), "the trainer waits out the probe");
+        reader.join().unwrap();
     }
 
     #[test]

@@ -88,17 +88,22 @@ fn the_page_is_self_contained_and_holds_the_markdown_cells() {
 }
 
 #[test]
-fn a_damaged_run_file_is_an_error_naming_it() {
+fn a_damaged_run_file_shows_that_run_as_damaged_and_the_others_as_they_are() {
     let fixture = sweep();
     let dir = fixture.dir.path();
     let metrics = fixture.runs_dir().join("sweep/lr-0.001_width-16_seed-2/metrics.csv");
     let text = std::fs::read_to_string(&metrics).unwrap();
     std::fs::write(&metrics, &text[..text.len() - 30]).unwrap();
     let output = expgrid(dir, &["report", "sweep.yml", "--format", "html"]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
-    assert!(stderr.contains("lr-0.001_width-16_seed-2/metrics.csv is damaged"), "{stderr}");
-    assert!(!dir.join("reports/sweep.html").exists(), "no half report");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let data = page_data(&std::fs::read_to_string(dir.join("reports/sweep.html")).unwrap());
+    let runs = data["runs"].as_array().unwrap();
+    let damaged: Vec<&Value> = runs.iter().filter(|r| r["state"] == "damaged").collect();
+    assert_eq!(damaged.len(), 1, "{runs:?}");
+    assert_eq!(damaged[0]["experiment_name"], "sweep/lr-0.001_width-16_seed-2");
+    let error = damaged[0]["error"].as_str().unwrap();
+    assert!(error.contains("lr-0.001_width-16_seed-2/metrics.csv is damaged"), "{error}");
+    assert_eq!(runs.iter().filter(|r| r["state"] == "done").count(), 4, "the other done runs: {runs:?}");
 }
 
 /// The data folder beside the repository (as tests/run_cli.rs finds it).

@@ -68,15 +68,27 @@ fn serve_answers_from_the_run_folders_and_survives_a_damaged_file() {
     assert_eq!(data["rows"].as_array().unwrap().len(), 4);
     assert_eq!(data["header"]["runs_done"], 5);
 
-    // Another tool leaves a metrics.csv half written: the data says which file, the page
-    // keeps its numbers and shows the error until the file is whole again.
+    // Another tool leaves a metrics.csv half written: that run is shown as damaged, naming
+    // the file, the others as they are, until the file is whole again.
     let metrics = fixture.runs_dir().join("sweep/lr-0.001_width-16_seed-2/metrics.csv");
     let whole = std::fs::read_to_string(&metrics).unwrap();
     std::fs::write(&metrics, &whole[..whole.len() - 30]).unwrap();
-    let error = server.data()["error"].as_str().unwrap().to_string();
+    let data = server.data();
+    let run = |data: &Value| {
+        data["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["matrix_slug"] == "lr-0.001_width-16_seed-2")
+            .cloned()
+    };
+    let damaged = run(&data).unwrap();
+    assert_eq!(damaged["state"], "damaged");
+    let error = damaged["error"].as_str().unwrap();
     assert!(error.contains("lr-0.001_width-16_seed-2/metrics.csv is damaged"), "{error}");
+    assert_eq!(data["rows"].as_array().unwrap().len(), 4);
     std::fs::write(&metrics, &whole).unwrap();
-    assert_eq!(server.data()["rows"].as_array().unwrap().len(), 4);
+    assert_eq!(run(&server.data()).unwrap()["state"], "done");
 
     // A new run appears without restarting the server.
     std::fs::remove_dir_all(fixture.runs_dir().join("sweep/lr-0.001_width-16_seed-1")).unwrap();
@@ -161,15 +173,12 @@ fn the_served_page_shows_new_validations_while_a_run_trains() {
     assert!(latencies.iter().all(|l| *l < Duration::from_secs(5)), "{latencies:?}");
     assert_eq!(browser.errors(), Vec::<String>::new());
 
-    // A half-written metrics.csv: a banner names it, the numbers stay; whole again: gone.
+    // A half-written metrics.csv: the run shows as damaged with the file named; whole again: done.
     let metrics = dir.path().join("runs/live/run/metrics.csv");
     let whole = std::fs::read_to_string(&metrics).unwrap();
     std::fs::write(&metrics, &whole[..whole.len() / 2]).unwrap();
-    let banner =
-        "document.getElementById('fetch-error')?.textContent.includes('live/run/metrics.csv is damaged')";
-    browser.wait_for(banner, Duration::from_secs(10));
-    assert_eq!(browser.eval(&format!("{row}.children[4].textContent")), "10");
+    browser.wait_for(&format!("{row}.children[2].textContent === 'damaged'"), Duration::from_secs(10));
     std::fs::write(&metrics, &whole).unwrap();
-    browser.wait_for("document.getElementById('fetch-error') === null", Duration::from_secs(10));
+    browser.wait_for(&format!("{row}.children[2].textContent === 'done'"), Duration::from_secs(10));
     assert!(browser.requests().iter().all(|u| u.starts_with(&server.url)), "{:?}", browser.requests());
 }

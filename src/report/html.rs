@@ -78,7 +78,9 @@ pub struct PageRun {
     pub matrix_id: String,
     pub matrix_slug: String,
     pub experiment_name: String,
-    pub state: RunState,
+    /// The status word: the run's state, `stale` or `damaged`.
+    pub state: String,
+    /// Why the run failed, is stale or is damaged (and what to do).
     pub error: Option<String>,
     pub max_inputs: u64,
     /// Rows of `metrics.csv`, each as numbers in [`PageData::validation_fields`] order.
@@ -206,8 +208,8 @@ fn page_run(record: &RunRecord) -> PageRun {
         matrix_id: record.planned.matrix_id.clone(),
         matrix_slug: record.planned.matrix_slug.clone(),
         experiment_name: record.planned.config.experiment_name.clone(),
-        state: record.state,
-        error: info.and_then(|i| i.error.clone()),
+        state: record.status(),
+        error: record.error(),
         max_inputs,
         validations: record
             .metrics
