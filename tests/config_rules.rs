@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use expgrid::config::schema::{EncoderSpec, OptimizerSpec, SchedulerSpec, TransformSpec};
-use expgrid::config::{Experiment, Value};
+use expgrid::config::{Experiment, Limits, Value};
 
 /// The smallest valid body; tests add a matrix and override keys.
 const BASE: &str = "
@@ -151,11 +151,92 @@ fn yaml_1_1_numbers_are_numbers_but_quoted_text_stays_text() {
 }
 
 #[test]
-fn an_empty_list_gives_no_runs_and_a_warning() {
-    let exp = load(&format!("matrix:\n  a: []\n  b: [1]\n{BASE}"));
-    assert!(exp.runs.is_empty());
-    assert_eq!(exp.warnings.len(), 1);
-    assert!(exp.warnings[0].contains("matrix.a is an empty list"), "{}", exp.warnings[0]);
+fn a_file_without_runs_is_an_error() {
+    let err = load_err(&format!("matrix:\n  a: []\n  b: [1]\n{BASE}"));
+    assert!(err.contains("matrix.a: an empty list gives the file no runs"), "{err}");
+    let err = load_err(&format!("matrix:\n  a: [1, 2]\n  $filter: ${{a}} > 2\n{BASE}"));
+    assert!(err.contains("the filter keeps none of the 2 combinations"), "{err}");
+}
+
+#[test]
+fn leading_zero_numbers_are_decimal_integers() {
+    let exp = load(&format!("matrix:\n  n: [00, 01, 010, '010']\n{BASE}"));
+    let values: Vec<&Value> = exp.runs.iter().map(|r| &r.values["n"].value).collect();
+    assert_eq!(values, [&Value::Int(0), &Value::Int(1), &Value::Int(10), &Value::Str("010".into())]);
+    assert_eq!(exp.runs[2].matrix_slug, "n-10");
+    assert_eq!(load(&format!("seed: 010\n{BASE}")).runs[0].config.seed, 10);
+}
+
+#[test]
+fn values_that_render_alike_still_get_distinct_folders() {
+    let exp = load(&format!("matrix:\n  v: ['1', 1, 'a/b', 'a:b']\n{BASE}"));
+    let names: std::collections::HashSet<&str> =
+        exp.runs.iter().map(|r| r.config.experiment_name.as_str()).collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+}
+
+#[test]
+fn the_combination_limit_is_checked_before_expanding() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys: String = (0..6).map(|i| format!("  k{i}: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n")).collect();
+    let path = write(dir.path(), "big.yml", &format!("matrix:\n{keys}{BASE}"));
+    let started = std::time::Instant::now();
+    let err = Experiment::load(&path).unwrap_err().to_string();
+    assert!(err.contains("the matrix has 1000000 combinations (10 k0 x 10 k1 x 10 k2 x 10 k3 x 10 k4 x 10 k5), more than the limit of 100000"), "{err}");
+    assert!(err.contains("--max-combinations N"), "{err}");
+    assert!(started.elapsed().as_secs() < 5, "refused without expanding");
+    let small = write(dir.path(), "small.yml", &format!("matrix:\n  a: [1, 2, 3]\n{BASE}"));
+    let err = Experiment::load_with(&small, Limits { max_combinations: 2 }).unwrap_err().to_string();
+    assert!(err.contains("the matrix has 3 combinations (3 a), more than the limit of 2"), "{err}");
+    assert_eq!(Experiment::load_with(&small, Limits { max_combinations: 3 }).unwrap().runs.len(), 3);
+}
+
+#[test]
+fn extends_reads_only_small_regular_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = write(dir.path(), "huge.yml", &format!("# {}\n{BASE}", "x".repeat(2 << 20)));
+    let child = write(dir.path(), "child.yml", "$extends: huge.yml\nbatch_size: 4\n");
+    let err = Experiment::load(&child).unwrap_err().to_string();
+    assert!(err.contains("huge.yml: cannot read the experiment file: it is larger than 1 MiB"), "{err}");
+    assert!(err.contains("in the file `$extends` names at"), "{err}");
+    assert!(err.contains("child.yml:1:11"), "{err}");
+    let _ = huge;
+
+    let fifo = dir.path().join("fifo.yml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        let child = write(dir.path(), "fifo-child.yml", "$extends: fifo.yml\n");
+        let err = Experiment::load(&child).unwrap_err().to_string();
+        assert!(err.contains("it is not a regular file"), "{err}");
+    } else {
+        eprintln!("skipped the FIFO case: mkfifo is not available");
+    }
+}
+
+#[test]
+fn check_reports_every_error_of_a_run() {
+    let text = BASE
+        .replace("batch_size: 8", "batch_size: 0")
+        .replace("learnrate: 0.001", "learnrate: -1")
+        .replace("classes: 10", "classes: 3");
+    let err = load_err(&text);
+    for expected in
+        ["batch_size must be at least 1", "learnrate must be a positive number", "model.classes is 3"]
+    {
+        assert!(err.contains(expected), "{expected} missing from: {err}");
+    }
+}
+
+#[test]
+fn matrix_errors_are_all_reported() {
+    let err = load_err(&format!("matrix:\n  a: 1\n  b: [2, 2]\n  matrix_id: [1]\n{BASE}"));
+    assert_eq!(err.matches("error:").count(), 3, "{err}");
+}
+
+#[test]
+fn filters_must_give_a_boolean() {
+    let err = load_err(&format!("matrix:\n  a: [1, 2]\n  $filter: ${{a}} - 1\n{BASE}"));
+    assert!(err.contains("the filter must give true or false, it gave 0 (a number) for a=1"), "{err}");
 }
 
 #[test]
