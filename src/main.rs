@@ -171,6 +171,7 @@ fn load_all(files: &[PathBuf], limits: Limits) -> Result<Vec<Experiment>, Config
             Err(ConfigErrors(errs)) => errors.extend(errs),
         }
     }
+    errors.extend(expgrid::config::folders::shared_across_files(&experiments));
     if errors.is_empty() { Ok(experiments) } else { Err(ConfigErrors(errors)) }
 }
 

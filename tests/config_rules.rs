@@ -323,3 +323,53 @@ fn every_shipped_experiment_file_passes_check() {
     }
     assert!(count >= 2);
 }
+
+#[test]
+fn two_files_may_not_give_one_folder_two_configurations() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a.yml", BASE);
+    let b = write(dir.path(), "b.yml", &BASE.replace("batch_size: 8", "batch_size: 16"));
+    let same = write(dir.path(), "same.yml", BASE);
+    let load = |paths: &[&PathBuf]| -> Vec<Experiment> {
+        paths.iter().map(|p| Experiment::load(p).unwrap()).collect()
+    };
+    let errors = expgrid::config::folders::shared_across_files(&load(&[&a, &b]));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let text = errors[0].to_string();
+    assert!(
+        text.contains("b.yml:2:18: experiment_name: run 1 names the run folder `t_`, which run 1 of"),
+        "{text}"
+    );
+    assert!(
+        expgrid::config::folders::shared_across_files(&load(&[&a, &same])).is_empty(),
+        "the same run twice"
+    );
+}
+
+#[test]
+fn the_command_line_refuses_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let three = write(dir.path(), "three.yml", &format!("matrix:\n  a: [1, 2, 3]\n{BASE}"));
+    let expgrid = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_expgrid")).args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let three = three.to_str().unwrap();
+    let (code, err, _) = expgrid(&["check", three, "--max-combinations", "2"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("the matrix has 3 combinations (3 a), more than the limit of 2"), "{err}");
+    let (code, _, out) = expgrid(&["check", three, "--max-combinations", "3"]);
+    assert_eq!((code, out.trim()), (Some(0), format!("{three}: ok, 3 runs").as_str()));
+
+    let nothing =
+        write(dir.path(), "nothing.yml", &format!("matrix:\n  a: [1, 2]\n  $filter: ${{a}} > 2\n{BASE}"));
+    let runs = dir.path().join("runs");
+    let (code, err, out) = expgrid(&["run", nothing.to_str().unwrap(), "--runs-dir", runs.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(err.contains("the filter keeps none of the 2 combinations"), "{err}");
+    assert!(!runs.exists(), "nothing was started");
+}

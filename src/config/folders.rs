@@ -139,3 +139,49 @@ fn fix_hint(runs: &[PlannedRun], group: &[usize], written: &str) -> String {
         )
     }
 }
+
+/// Runs of different files (`expgrid run a.yml b.yml`) that name the same run folder with
+/// different configurations. (The same configuration twice is the same run.)
+pub fn shared_across_files(experiments: &[super::Experiment]) -> Vec<ConfigError> {
+    let mut first: HashMap<String, (&super::Experiment, &PlannedRun)> = HashMap::new();
+    let mut problems = Vec::new();
+    for exp in experiments {
+        for run in &exp.runs {
+            let key = folder(&run.config.experiment_name).to_lowercase();
+            match first.get(&key) {
+                Some((other_exp, other)) if other_exp.file != exp.file && !same_config(other, run) => {
+                    let at = run
+                        .resolved
+                        .as_map()
+                        .and_then(|map| map.get("experiment_name"))
+                        .map_or_else(|| run.resolved.at.clone(), |name| name.at.clone());
+                    problems.push(
+                        ConfigError::at(
+                            at,
+                            format!(
+                                "run {} names the run folder `{}`, which run {} of {} names with another configuration",
+                                describe(run),
+                                folder(&run.config.experiment_name),
+                                describe(other),
+                                other_exp.file.display()
+                            ),
+                        )
+                        .key("experiment_name")
+                        .hint("give the files' runs different experiment names, e.g. a prefix per file"),
+                    );
+                }
+                Some(_) => {}
+                None => {
+                    first.insert(key, (exp, run));
+                }
+            }
+        }
+    }
+    problems.truncate(MAX_REPORTED);
+    problems
+}
+
+/// The same resolved configuration, wherever it was written.
+fn same_config(a: &PlannedRun, b: &PlannedRun) -> bool {
+    serde_json::to_value(&a.resolved).ok() == serde_json::to_value(&b.resolved).ok()
+}
