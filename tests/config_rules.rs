@@ -373,3 +373,21 @@ fn the_command_line_refuses_before_training() {
     assert!(err.contains("the filter keeps none of the 2 combinations"), "{err}");
     assert!(!runs.exists(), "nothing was started");
 }
+
+/// `check` judges `limit` by each class's size without reading the data: those sizes must be
+/// the real files' (MNIST's classes differ in size). CIFAR-10 is not in the shared folder.
+#[test]
+fn the_class_sizes_check_uses_are_the_data_files() {
+    use expgrid::config::schema::{DatasetName, DatasetSpec, Split};
+    use expgrid::data::dataset::class_sizes;
+    use expgrid::data::{DataSource, Dataset};
+    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    let data = if beside.join("mnist").is_dir() { beside } else { PathBuf::from("/work/shared/data") };
+    for dataset in [DatasetName::Mnist, DatasetName::Fmnist] {
+        for split in [Split::Train, Split::Test] {
+            let spec = DatasetSpec { dataset, split, shape: [1, 28, 28], limit: None };
+            let loaded = Dataset::load(&spec, 0, &DataSource::offline(vec![data.clone()])).unwrap();
+            assert_eq!(loaded.class_counts(), class_sizes(dataset, split), "{dataset:?} {split:?}");
+        }
+    }
+}
