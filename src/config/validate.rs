@@ -150,7 +150,7 @@ pub fn run(config: &RunConfig, resolved: &Node) -> Vec<ConfigError> {
             fail(
                 key,
                 format!(
-                    "the run would stop to {} {times} times ({why} over {} inputs), more than {MAX_VALIDATIONS}",
+                    "the run would {} {times} times ({why} over {} inputs), more than {MAX_VALIDATIONS}",
                     if key == "checkpoint_every" { "checkpoint" } else { "validate" },
                     config.max_inputs
                 ),
