@@ -391,3 +391,18 @@ fn the_class_sizes_check_uses_are_the_data_files() {
         }
     }
 }
+
+#[test]
+fn errors_are_capped_per_file() {
+    let keys: String = (0..3).map(|i| format!("  k{i}: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n")).collect();
+    let text = format!("matrix:\n{keys}{}", BASE.replace("t_${matrix_slug}", "/abs/${matrix_slug}"));
+    let err = load_err(&text);
+    assert_eq!(err.matches("error:").count(), 101, "{}", &err[..300]);
+    assert!(
+        err.ends_with(
+            "exp.yml: 900 more errors in other runs are not shown\n  hint: fix the errors above first"
+        ),
+        "{}",
+        &err[err.len() - 200..]
+    );
+}
