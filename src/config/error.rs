@@ -17,14 +17,15 @@ pub struct ConfigError {
     pub message: String,
     /// What to do about it, e.g. "did you mean `vit`?".
     pub hint: Option<String>,
-    /// The `$extends` lines through which the file was read, innermost first.
-    pub extended_by: Vec<Pos>,
+    /// The `$extends` lines through which the file was read, innermost first (boxed: keeps
+    /// the error small enough to return by value).
+    pub extended_by: Box<[Pos]>,
 }
 
 impl ConfigError {
     /// An error at a position.
     pub fn at(pos: Pos, message: impl Into<String>) -> ConfigError {
-        ConfigError { pos, key: None, message: message.into(), hint: None, extended_by: Vec::new() }
+        ConfigError { pos, key: None, message: message.into(), hint: None, extended_by: Box::new([]) }
     }
 
     /// An error about a whole file (no line known).
@@ -54,7 +55,7 @@ impl ConfigError {
 
     /// Note that the file was read through the `$extends` line at `at`.
     pub fn extended_by(mut self, at: Pos) -> ConfigError {
-        self.extended_by.push(at);
+        self.extended_by = self.extended_by.iter().cloned().chain([at]).collect();
         self
     }
 }
