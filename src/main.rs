@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use expgrid::config::{ConfigErrors, Experiment};
+use expgrid::config::{ConfigErrors, Experiment, Limits};
 use expgrid::run::{self, Outcome, RunOptions, RunReport};
 use expgrid::{plan, report, serve};
 
@@ -31,6 +31,8 @@ enum Command {
         /// Root folder of the run folders (for each run's status).
         #[arg(long, default_value = "runs")]
         runs_dir: PathBuf,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Train the runs of experiment files: pending ones, interrupted ones (resumed from
     /// their checkpoint) and failed ones; done runs are skipped.
@@ -57,12 +59,16 @@ enum Command {
         /// `--only '*head-8*'`); may be repeated.
         #[arg(long)]
         only: Vec<String>,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Validate experiment files without listing runs; exit status 1 with every error found.
     Check {
         /// Experiment files (YAML).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Tables of the runs' results (markdown with plots, CSV or JSON); reads run folders only.
     Report(report::ReportArgs),
@@ -71,6 +77,20 @@ enum Command {
     /// Serve the HTML report on a local web server; the page refreshes itself while runs
     /// train. Reads run folders only.
     Serve(serve::ServeArgs),
+}
+
+/// Bounds on loading experiment files (`plan`, `check`, `run`).
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Refuse a matrix with more combinations than this (before its filter).
+    #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT_MAX_COMBINATIONS)]
+    max_combinations: usize,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits { max_combinations: self.max_combinations }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -82,7 +102,7 @@ enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Plan { files, format, runs_dir } => match load_all(&files) {
+        Command::Plan { files, format, runs_dir, limits } => match load_all(&files, limits.limits()) {
             Ok(experiments) => {
                 let text = match format {
                     Format::Table => plan::to_table(&experiments, &runs_dir),
@@ -92,8 +112,8 @@ fn main() -> ExitCode {
             }
             Err(errors) => report_errors(&errors),
         },
-        Command::Run { files, runs_dir, data_dir, device, jobs, reset, only } => {
-            let experiments = match load_all(&files) {
+        Command::Run { files, runs_dir, data_dir, device, jobs, reset, only, limits } => {
+            let experiments = match load_all(&files, limits.limits()) {
                 Ok(experiments) => experiments,
                 Err(errors) => return report_errors(&errors),
             };
@@ -106,7 +126,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Check { files } => match load_all(&files) {
+        Command::Check { files, limits } => match load_all(&files, limits.limits()) {
             Ok(experiments) => {
                 for exp in &experiments {
                     println!("{}: ok, {} runs", exp.file.display(), exp.runs.len());
@@ -145,21 +165,17 @@ fn print_out(text: &str) -> ExitCode {
     }
 }
 
-/// Load every file, printing warnings; collect the errors of all files.
-fn load_all(files: &[PathBuf]) -> Result<Vec<Experiment>, ConfigErrors> {
+/// Load every file; collect the errors of all files.
+fn load_all(files: &[PathBuf], limits: Limits) -> Result<Vec<Experiment>, ConfigErrors> {
     let mut experiments = Vec::new();
     let mut errors = Vec::new();
     for file in files {
-        match Experiment::load(file) {
-            Ok(exp) => {
-                for warning in &exp.warnings {
-                    eprintln!("warning: {warning}");
-                }
-                experiments.push(exp);
-            }
+        match Experiment::load_with(file, limits) {
+            Ok(exp) => experiments.push(exp),
             Err(ConfigErrors(errs)) => errors.extend(errs),
         }
     }
+    errors.extend(expgrid::config::folders::shared_across_files(&experiments));
     if errors.is_empty() { Ok(experiments) } else { Err(ConfigErrors(errors)) }
 }
 

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use expgrid::config::schema::{EncoderSpec, OptimizerSpec, SchedulerSpec, TransformSpec};
-use expgrid::config::{Experiment, Value};
+use expgrid::config::{Experiment, Limits, Value};
 
 /// The smallest valid body; tests add a matrix and override keys.
 const BASE: &str = "
@@ -151,11 +151,92 @@ fn yaml_1_1_numbers_are_numbers_but_quoted_text_stays_text() {
 }
 
 #[test]
-fn an_empty_list_gives_no_runs_and_a_warning() {
-    let exp = load(&format!("matrix:\n  a: []\n  b: [1]\n{BASE}"));
-    assert!(exp.runs.is_empty());
-    assert_eq!(exp.warnings.len(), 1);
-    assert!(exp.warnings[0].contains("matrix.a is an empty list"), "{}", exp.warnings[0]);
+fn a_file_without_runs_is_an_error() {
+    let err = load_err(&format!("matrix:\n  a: []\n  b: [1]\n{BASE}"));
+    assert!(err.contains("matrix.a: an empty list gives the file no runs"), "{err}");
+    let err = load_err(&format!("matrix:\n  a: [1, 2]\n  $filter: ${{a}} > 2\n{BASE}"));
+    assert!(err.contains("the filter keeps none of the 2 combinations"), "{err}");
+}
+
+#[test]
+fn leading_zero_numbers_are_decimal_integers() {
+    let exp = load(&format!("matrix:\n  n: [00, 01, 010, '010']\n{BASE}"));
+    let values: Vec<&Value> = exp.runs.iter().map(|r| &r.values["n"].value).collect();
+    assert_eq!(values, [&Value::Int(0), &Value::Int(1), &Value::Int(10), &Value::Str("010".into())]);
+    assert_eq!(exp.runs[2].matrix_slug, "n-10");
+    assert_eq!(load(&format!("seed: 010\n{BASE}")).runs[0].config.seed, 10);
+}
+
+#[test]
+fn values_that_render_alike_still_get_distinct_folders() {
+    let exp = load(&format!("matrix:\n  v: ['1', 1, 'a/b', 'a:b']\n{BASE}"));
+    let names: std::collections::HashSet<&str> =
+        exp.runs.iter().map(|r| r.config.experiment_name.as_str()).collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+}
+
+#[test]
+fn the_combination_limit_is_checked_before_expanding() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys: String = (0..6).map(|i| format!("  k{i}: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n")).collect();
+    let path = write(dir.path(), "big.yml", &format!("matrix:\n{keys}{BASE}"));
+    let started = std::time::Instant::now();
+    let err = Experiment::load(&path).unwrap_err().to_string();
+    assert!(err.contains("the matrix has 1000000 combinations (10 k0 x 10 k1 x 10 k2 x 10 k3 x 10 k4 x 10 k5), more than the limit of 100000"), "{err}");
+    assert!(err.contains("--max-combinations N"), "{err}");
+    assert!(started.elapsed().as_secs() < 5, "refused without expanding");
+    let small = write(dir.path(), "small.yml", &format!("matrix:\n  a: [1, 2, 3]\n{BASE}"));
+    let err = Experiment::load_with(&small, Limits { max_combinations: 2 }).unwrap_err().to_string();
+    assert!(err.contains("the matrix has 3 combinations (3 a), more than the limit of 2"), "{err}");
+    assert_eq!(Experiment::load_with(&small, Limits { max_combinations: 3 }).unwrap().runs.len(), 3);
+}
+
+#[test]
+fn extends_reads_only_small_regular_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = write(dir.path(), "huge.yml", &format!("# {}\n{BASE}", "x".repeat(2 << 20)));
+    let child = write(dir.path(), "child.yml", "$extends: huge.yml\nbatch_size: 4\n");
+    let err = Experiment::load(&child).unwrap_err().to_string();
+    assert!(err.contains("huge.yml: cannot read the experiment file: it is larger than 1 MiB"), "{err}");
+    assert!(err.contains("in the file `$extends` names at"), "{err}");
+    assert!(err.contains("child.yml:1:11"), "{err}");
+    let _ = huge;
+
+    let fifo = dir.path().join("fifo.yml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        let child = write(dir.path(), "fifo-child.yml", "$extends: fifo.yml\n");
+        let err = Experiment::load(&child).unwrap_err().to_string();
+        assert!(err.contains("it is not a regular file"), "{err}");
+    } else {
+        eprintln!("skipped the FIFO case: mkfifo is not available");
+    }
+}
+
+#[test]
+fn check_reports_every_error_of_a_run() {
+    let text = BASE
+        .replace("batch_size: 8", "batch_size: 0")
+        .replace("learnrate: 0.001", "learnrate: -1")
+        .replace("classes: 10", "classes: 3");
+    let err = load_err(&text);
+    for expected in
+        ["batch_size must be at least 1", "learnrate must be a positive number", "model.classes is 3"]
+    {
+        assert!(err.contains(expected), "{expected} missing from: {err}");
+    }
+}
+
+#[test]
+fn matrix_errors_are_all_reported() {
+    let err = load_err(&format!("matrix:\n  a: 1\n  b: [2, 2]\n  matrix_id: [1]\n{BASE}"));
+    assert_eq!(err.matches("error:").count(), 3, "{err}");
+}
+
+#[test]
+fn filters_must_give_a_boolean() {
+    let err = load_err(&format!("matrix:\n  a: [1, 2]\n  $filter: ${{a}} - 1\n{BASE}"));
+    assert!(err.contains("the filter must give true or false, it gave 0 (a number) for a=1"), "{err}");
 }
 
 #[test]
@@ -241,4 +322,87 @@ fn every_shipped_experiment_file_passes_check() {
         }
     }
     assert!(count >= 2);
+}
+
+#[test]
+fn two_files_may_not_give_one_folder_two_configurations() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a.yml", BASE);
+    let b = write(dir.path(), "b.yml", &BASE.replace("batch_size: 8", "batch_size: 16"));
+    let same = write(dir.path(), "same.yml", BASE);
+    let load = |paths: &[&PathBuf]| -> Vec<Experiment> {
+        paths.iter().map(|p| Experiment::load(p).unwrap()).collect()
+    };
+    let errors = expgrid::config::folders::shared_across_files(&load(&[&a, &b]));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let text = errors[0].to_string();
+    assert!(
+        text.contains("b.yml:2:18: experiment_name: run 1 names the run folder `t_`, which run 1 of"),
+        "{text}"
+    );
+    assert!(
+        expgrid::config::folders::shared_across_files(&load(&[&a, &same])).is_empty(),
+        "the same run twice"
+    );
+}
+
+#[test]
+fn the_command_line_refuses_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let three = write(dir.path(), "three.yml", &format!("matrix:\n  a: [1, 2, 3]\n{BASE}"));
+    let expgrid = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_expgrid")).args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let three = three.to_str().unwrap();
+    let (code, err, _) = expgrid(&["check", three, "--max-combinations", "2"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("the matrix has 3 combinations (3 a), more than the limit of 2"), "{err}");
+    let (code, _, out) = expgrid(&["check", three, "--max-combinations", "3"]);
+    assert_eq!((code, out.trim()), (Some(0), format!("{three}: ok, 3 runs").as_str()));
+
+    let nothing =
+        write(dir.path(), "nothing.yml", &format!("matrix:\n  a: [1, 2]\n  $filter: ${{a}} > 2\n{BASE}"));
+    let runs = dir.path().join("runs");
+    let (code, err, out) = expgrid(&["run", nothing.to_str().unwrap(), "--runs-dir", runs.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(err.contains("the filter keeps none of the 2 combinations"), "{err}");
+    assert!(!runs.exists(), "nothing was started");
+}
+
+/// `check` judges `limit` by each class's size without reading the data: those sizes must be
+/// the real files' (MNIST's classes differ in size). CIFAR-10 is not in the shared folder.
+#[test]
+fn the_class_sizes_check_uses_are_the_data_files() {
+    use expgrid::config::schema::{DatasetName, DatasetSpec, Split};
+    use expgrid::data::dataset::class_sizes;
+    use expgrid::data::{DataSource, Dataset};
+    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    let data = if beside.join("mnist").is_dir() { beside } else { PathBuf::from("/work/shared/data") };
+    for dataset in [DatasetName::Mnist, DatasetName::Fmnist] {
+        for split in [Split::Train, Split::Test] {
+            let spec = DatasetSpec { dataset, split, shape: [1, 28, 28], limit: None };
+            let loaded = Dataset::load(&spec, 0, &DataSource::offline(vec![data.clone()])).unwrap();
+            assert_eq!(loaded.class_counts(), class_sizes(dataset, split), "{dataset:?} {split:?}");
+        }
+    }
+}
+
+#[test]
+fn errors_are_capped_per_file() {
+    let keys: String = (0..3).map(|i| format!("  k{i}: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n")).collect();
+    let text = format!("matrix:\n{keys}{}", BASE.replace("t_${matrix_slug}", "/abs/${matrix_slug}"));
+    let err = load_err(&text);
+    assert_eq!(err.matches("error:").count(), 101, "{}", &err[..300]);
+    assert!(
+        err.ends_with(
+            "exp.yml: 900 more errors in other runs are not shown\n  hint: fix the errors above first"
+        ),
+        "{}",
+        &err[err.len() - 200..]
+    );
 }

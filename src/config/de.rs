@@ -139,6 +139,21 @@ fn wrong_value(unexp: &de::Unexpected, exp: &dyn de::Expected) -> DeError {
     err
 }
 
+/// `.nan`, `.inf`, `-.inf` are YAML numbers, but no setting of a run can use them.
+fn not_finite(x: f64) -> DeError {
+    let written = if x.is_nan() {
+        ".nan"
+    } else if x > 0.0 {
+        ".inf"
+    } else {
+        "-.inf"
+    };
+    let mut err =
+        DeError::custom(format_args!("found `{written}` (not a finite number), which no setting can use"));
+    err.hint = Some(format!("write a number such as `0.5`, or `'{written}'` in quotes if text is meant"));
+    err
+}
+
 fn describe(unexp: &de::Unexpected) -> String {
     match unexp {
         de::Unexpected::Unit => "nothing (null)".to_string(),
@@ -166,6 +181,7 @@ impl NodeDeserializer<'_> {
             Value::Null => visitor.visit_unit(),
             Value::Bool(b) => visitor.visit_bool(*b),
             Value::Int(i) => visitor.visit_i64(*i),
+            Value::Float(x) if !x.is_finite() => Err(not_finite(*x)),
             Value::Float(x) => visitor.visit_f64(*x),
             Value::Str(s) => visitor.visit_str(s),
             Value::Seq(items) => visitor.visit_seq(NodeSeq { items: items.iter(), index: 0 }),

@@ -17,12 +17,15 @@ pub struct ConfigError {
     pub message: String,
     /// What to do about it, e.g. "did you mean `vit`?".
     pub hint: Option<String>,
+    /// The `$extends` lines through which the file was read, innermost first (boxed: keeps
+    /// the error small enough to return by value).
+    pub extended_by: Box<[Pos]>,
 }
 
 impl ConfigError {
     /// An error at a position.
     pub fn at(pos: Pos, message: impl Into<String>) -> ConfigError {
-        ConfigError { pos, key: None, message: message.into(), hint: None }
+        ConfigError { pos, key: None, message: message.into(), hint: None, extended_by: Box::new([]) }
     }
 
     /// An error about a whole file (no line known).
@@ -49,6 +52,12 @@ impl ConfigError {
         self.hint = Some(hint.into());
         self
     }
+
+    /// Note that the file was read through the `$extends` line at `at`.
+    pub fn extended_by(mut self, at: Pos) -> ConfigError {
+        self.extended_by = self.extended_by.iter().cloned().chain([at]).collect();
+        self
+    }
 }
 
 impl fmt::Display for ConfigError {
@@ -64,6 +73,9 @@ impl fmt::Display for ConfigError {
         write!(f, ": {}", self.message)?;
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;
+        }
+        for at in &self.extended_by {
+            write!(f, "\n  in the file `$extends` names at {at}")?;
         }
         Ok(())
     }

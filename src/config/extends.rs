@@ -59,7 +59,7 @@ fn load_chain(path: &Path, chain: &mut Vec<(PathBuf, PathBuf)>) -> Result<Node, 
             .key(EXTENDS_KEY)
             .hint("remove one of the `$extends` lines"));
     }
-    let parent = load_chain(&parent_path, chain)?;
+    let parent = load_chain(&parent_path, chain).map_err(|err| err.extended_by(parent_node.at.clone()))?;
     chain.pop();
     Ok(merge(parent, doc))
 }

@@ -1,12 +1,12 @@
 //! The `matrix:` block: the cartesian product of its lists, the `$filter`, the `$sample`,
 //! `matrix_id` and `matrix_slug`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use indexmap::IndexMap;
 use minijinja::Environment;
 
-use super::error::ConfigError;
+use super::error::{ConfigError, ConfigErrors};
 use super::expr::{self, CompiledExpr, Scope};
 use super::node::{Node, Pos, Value};
 
@@ -36,6 +36,8 @@ pub struct Matrix {
     keys: Vec<(String, Vec<Node>)>,
     filter: Option<Node>,
     sample: Option<Sample>,
+    /// Where `matrix:` is written (none without a matrix).
+    at: Option<Pos>,
 }
 
 /// `$sample: {n, seed}`: `n` combinations drawn without replacement from those that pass the
@@ -47,10 +49,11 @@ pub struct Sample {
 }
 
 impl Matrix {
-    /// Read the `matrix:` node. Every value must be a list.
-    pub fn parse(node: Option<&Node>) -> Result<Matrix, ConfigError> {
+    /// Read the `matrix:` node. Every value must be a non-empty list without repeated
+    /// values; every key a name expressions can use. All problems are reported at once.
+    pub fn parse(node: Option<&Node>) -> Result<Matrix, ConfigErrors> {
         let Some(node) = node else {
-            return Ok(Matrix { keys: Vec::new(), filter: None, sample: None });
+            return Ok(Matrix { keys: Vec::new(), filter: None, sample: None, at: None });
         };
         let map = node.as_map().ok_or_else(|| {
             ConfigError::at(
@@ -63,45 +66,62 @@ impl Matrix {
         let mut keys = Vec::new();
         let mut filter = None;
         let mut sample = None;
+        let mut errors = Vec::new();
         for (key, value) in map {
             if key == SAMPLE_KEY {
-                sample = Some(Sample::parse(value)?);
+                match Sample::parse(value) {
+                    Ok(parsed) => sample = Some(parsed),
+                    Err(err) => errors.push(err),
+                }
                 continue;
             }
             if key == FILTER_KEY {
                 if value.as_str().is_none() {
-                    return Err(ConfigError::at(
-                        value.at.clone(),
-                        "the filter must be one expression (a string)",
-                    )
-                    .key(format!("matrix.{key}"))
-                    .hint("write e.g. `$filter: ${a} < ${b}`"));
+                    errors.push(
+                        ConfigError::at(value.at.clone(), "the filter must be one expression (a string)")
+                            .key(format!("matrix.{key}"))
+                            .hint("write e.g. `$filter: ${a} < ${b}`"),
+                    );
                 }
                 filter = Some(value.clone());
                 continue;
             }
             if key.starts_with('$') {
-                return Err(ConfigError::at(
-                    value.key_at.clone(),
-                    format!("unknown matrix directive `{key}`"),
-                )
-                .key(format!("matrix.{key}"))
-                .hint(format!("the directives are `{FILTER_KEY}` and `{SAMPLE_KEY}`")));
+                errors.push(
+                    ConfigError::at(value.key_at.clone(), format!("unknown matrix directive `{key}`"))
+                        .key(format!("matrix.{key}"))
+                        .hint(format!("the directives are `{FILTER_KEY}` and `{SAMPLE_KEY}`")),
+                );
+                continue;
             }
-            check_name(key, &value.key_at)?;
+            if let Err(err) = check_name(key, &value.key_at) {
+                errors.push(err);
+                continue;
+            }
             match &value.value {
-                Value::Seq(items) => keys.push((key.clone(), items.clone())),
-                other => {
-                    return Err(ConfigError::at(
+                Value::Seq(items) if items.is_empty() => errors.push(
+                    ConfigError::at(value.at.clone(), "an empty list gives the file no runs")
+                        .key(format!("matrix.{key}"))
+                        .hint(format!("give at least one value, or remove `{key}` from the matrix")),
+                ),
+                Value::Seq(items) => {
+                    errors.extend(repeated_values(key, items));
+                    keys.push((key.clone(), items.clone()));
+                }
+                other => errors.push(
+                    ConfigError::at(
                         value.at.clone(),
                         format!("matrix values must be a list, found {}", other.type_name()),
                     )
                     .key(format!("matrix.{key}"))
-                    .hint(format!("wrap it in [ ]: `{key}: [{}]`", expr::to_text(other))));
-                }
+                    .hint(format!("wrap it in [ ]: `{key}: [{}]`", expr::to_text(other))),
+                ),
             }
         }
-        Ok(Matrix { keys, filter, sample })
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
+        }
+        Ok(Matrix { keys, filter, sample, at: Some(node.key_at.clone()) })
     }
 
     /// The `$sample` directive, if any.
@@ -114,26 +134,28 @@ impl Matrix {
         self.keys.iter().map(|(k, _)| k.as_str())
     }
 
-    /// Keys whose list is empty (the product is then empty).
-    pub fn empty_keys(&self) -> Vec<&str> {
-        self.keys.iter().filter(|(_, v)| v.is_empty()).map(|(k, _)| k.as_str()).collect()
+    /// Size of the unfiltered product (1 for an empty matrix: one run without matrix
+    /// values); `None` if it does not fit in a `usize`.
+    pub fn product_size(&self) -> Option<usize> {
+        self.keys.iter().try_fold(1usize, |product, (_, values)| product.checked_mul(values.len()))
     }
 
-    /// Size of the unfiltered product (1 for an empty matrix: one run without matrix values).
-    pub fn product_size(&self) -> usize {
-        self.keys.iter().map(|(_, v)| v.len()).product()
-    }
-
-    /// All combinations that pass the filter, first key varying slowest. `$sample` is not
-    /// applied here (see [`Sample::draw`]), so that slugs do not depend on its `n`.
-    pub fn expand(&self, env: &Environment<'static>) -> Result<Vec<Combination>, ConfigError> {
-        let total = self.product_size();
+    /// All combinations that pass the filter, first key varying slowest. A product larger
+    /// than `max_combinations`, a filter that gives anything but `true`/`false`, and a
+    /// filter that keeps nothing are errors.
+    pub fn expand(
+        &self,
+        env: &Environment<'static>,
+        max_combinations: usize,
+    ) -> Result<Vec<Combination>, ConfigError> {
+        let total = self.checked_size(max_combinations)?;
         let width = total.to_string().len();
         let filter = match &self.filter {
             Some(node) => {
                 let text = node.as_str().unwrap_or_default();
-                let source = expr::inline_placeholders(text)
-                    .map_err(|msg| ConfigError::at(node.at.clone(), msg).key("matrix.$filter"))?;
+                let source = expr::inline_placeholders(text).map_err(|(message, hint)| {
+                    ConfigError::at(node.at.clone(), message).key("matrix.$filter").hint(hint)
+                })?;
                 Some((
                     CompiledExpr::compile(env, &source, &node.at).map_err(|e| e.key("matrix.$filter"))?,
                     node,
@@ -158,6 +180,9 @@ impl Matrix {
                     scope.insert(key.clone(), jinja[k][choice[k]].clone());
                 }
                 let keep = filter.eval(&scope, &node.at).map_err(|e| e.key("matrix.$filter"))?;
+                if keep.kind() != minijinja::value::ValueKind::Bool {
+                    return Err(self.not_a_truth_value(&keep, &scope, node));
+                }
                 if !keep.is_true() {
                     continue;
                 }
@@ -175,8 +200,57 @@ impl Matrix {
                 values,
             });
         }
+        if let (true, Some((_, node))) = (combinations.is_empty(), &filter) {
+            return Err(ConfigError::at(
+                node.at.clone(),
+                format!("the filter keeps none of the {total} combinations, so the file has no runs"),
+            )
+            .key("matrix.$filter")
+            .hint("`expgrid plan` without the filter lists the combinations it sees"));
+        }
         assign_slugs(&mut combinations);
         Ok(combinations)
+    }
+
+    /// The product size, or an error if it is above `max_combinations`.
+    fn checked_size(&self, max_combinations: usize) -> Result<usize, ConfigError> {
+        let size = self.product_size();
+        if let Some(size) = size.filter(|&size| size <= max_combinations || self.keys.is_empty()) {
+            return Ok(size);
+        }
+        let sizes: Vec<String> =
+            self.keys.iter().map(|(key, values)| format!("{} {key}", values.len())).collect();
+        let size = size.map_or_else(|| format!("more than {}", usize::MAX), |size| size.to_string());
+        let at = self.at.clone().expect("a product above the limit comes from a matrix");
+        Err(ConfigError::at(
+            at,
+            format!(
+                "the matrix has {size} combinations ({}), more than the limit of {max_combinations}",
+                sizes.join(" x ")
+            ),
+        )
+        .key("matrix")
+        .hint("sweep fewer values, split the file, or raise the limit with `--max-combinations N`"))
+    }
+
+    /// The error for a filter result that is not a boolean.
+    fn not_a_truth_value(&self, result: &minijinja::Value, scope: &Scope, node: &Node) -> ConfigError {
+        let values: Vec<String> = scope.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+        let shown = match result.kind() {
+            minijinja::value::ValueKind::String => {
+                format!("the string {:?}", result.as_str().unwrap_or_default())
+            }
+            kind => format!("{result:?} (a {kind})"),
+        };
+        ConfigError::at(
+            node.at.clone(),
+            format!("the filter must give true or false, it gave {shown} for {}", values.join(", ")),
+        )
+        .key("matrix.$filter")
+        .hint(
+            "write a comparison, e.g. `${a} % 2 != 0` rather than `${a} % 2`; \
+             a filter written in quotes inside the YAML string is a string, not an expression",
+        )
     }
 
     /// The value index of each key for the `index`-th combination (first key slowest).
@@ -280,8 +354,17 @@ fn canonical(values: &IndexMap<String, Node>) -> String {
     values.iter().map(|(k, n)| format!("{k}={}", expr::to_text(&n.value))).collect::<Vec<_>>().join("\n")
 }
 
-/// Matrix keys are used as names in expressions, so they must be identifiers.
+/// Matrix keys are used as names in expressions, so they must be identifiers, and not the
+/// built-in names.
 fn check_name(key: &str, at: &Pos) -> Result<(), ConfigError> {
+    if [super::SLUG_NAME, super::ID_NAME].contains(&key) {
+        return Err(ConfigError::at(
+            at.clone(),
+            format!("`{key}` is a built-in name, it cannot be a matrix key"),
+        )
+        .key(format!("matrix.{key}"))
+        .hint(format!("rename the key; `${{{key}}}` is always the run's own {key}")));
+    }
     let mut chars = key.chars();
     let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
@@ -294,21 +377,71 @@ fn check_name(key: &str, at: &Pos) -> Result<(), ConfigError> {
     }
 }
 
-/// Give every combination its slug (see [`slug`]); where two would be equal, both get the
-/// hash suffix.
+/// An error for every value that repeats an earlier one of the same list (`1` and `1.0`,
+/// `0.0003` and `3e-4` are the same value): both would plan the same run twice.
+fn repeated_values(key: &str, items: &[Node]) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        if let Some(first) = items[..i].iter().find(|earlier| same_value(&earlier.value, &item.value)) {
+            errors.push(
+                ConfigError::at(
+                    item.at.clone(),
+                    format!(
+                        "the value {} is listed twice (also at line {}, column {})",
+                        expr::to_text(&item.value),
+                        first.at.line,
+                        first.at.column
+                    ),
+                )
+                .key(format!("matrix.{key}[{i}]"))
+                .hint("two equal values would plan the same run twice: remove one"),
+            );
+        }
+    }
+    errors
+}
+
+/// Equal as values: numbers compare by value (`1 == 1.0`), lists and mappings by content.
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Int(i), Value::Float(x)) | (Value::Float(x), Value::Int(i)) => *i as f64 == *x,
+        (Value::Seq(a), Value::Seq(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same_value(&a.value, &b.value))
+        }
+        (Value::Map(a), Value::Map(b)) => {
+            a.len() == b.len()
+                && a.iter().zip(b).all(|((ka, a), (kb, b))| ka == kb && same_value(&a.value, &b.value))
+        }
+        _ => a == b,
+    }
+}
+
+/// Give every combination its slug (see [`slug`]); where two would be equal, also when
+/// letter case is ignored (one folder on macOS and Windows), both get the hash suffix.
 fn assign_slugs(combinations: &mut [Combination]) {
     for c in combinations.iter_mut() {
         c.slug = slug(&c.values, false);
     }
+    let clashing = clashing_slugs(combinations);
+    for c in combinations.iter_mut().filter(|c| clashing.contains(&c.slug.to_lowercase())) {
+        c.slug = slug(&c.values, true);
+    }
+    // Values of different types can render alike (the string `'1'` and the integer `1`);
+    // only those slugs also get a hash of the typed values.
+    let clashing = clashing_slugs(combinations);
+    for c in combinations.iter_mut().filter(|c| clashing.contains(&c.slug.to_lowercase())) {
+        let typed = serde_json::to_string(&c.values).expect("matrix values serialize");
+        c.slug.push_str(&format!("_t{:08x}", fnv1a(typed.as_bytes()) as u32));
+    }
+}
+
+/// The slugs (in lower case) that more than one combination has, ignoring letter case.
+fn clashing_slugs(combinations: &[Combination]) -> HashSet<String> {
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for c in combinations.iter() {
-        *seen.entry(c.slug.clone()).or_default() += 1;
+    for c in combinations {
+        *seen.entry(c.slug.to_lowercase()).or_default() += 1;
     }
-    for c in combinations.iter_mut() {
-        if seen[&c.slug] > 1 {
-            c.slug = slug(&c.values, true);
-        }
-    }
+    seen.into_iter().filter(|(_, count)| *count > 1).map(|(slug, _)| slug).collect()
 }
 
 /// The slug of one combination: `key-value` pairs in key order joined by `_`, e.g.

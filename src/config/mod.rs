@@ -9,11 +9,13 @@ pub mod de;
 pub mod error;
 pub mod expr;
 pub mod extends;
+pub mod folders;
 pub mod matrix;
 pub mod node;
 pub mod schema;
 pub mod validate;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -30,6 +32,9 @@ use expr::Scope;
 const MATRIX_KEY: &str = "matrix";
 const GLOBALS_KEY: &str = "globals";
 
+/// Most distinct errors reported for one file (then a count of the rest).
+const MAX_ERRORS: usize = 100;
+
 /// Names every placeholder can use besides matrix keys and globals.
 pub const SLUG_NAME: &str = "matrix_slug";
 pub const ID_NAME: &str = "matrix_id";
@@ -45,8 +50,6 @@ pub struct Experiment {
     /// With `$sample`: the combinations that passed the filter, which the runs were drawn from.
     pub sampled_from: Option<usize>,
     pub runs: Vec<PlannedRun>,
-    /// Things worth telling the user that are not errors (e.g. an empty matrix list).
-    pub warnings: Vec<String>,
 }
 
 /// One run: its matrix values and its resolved configuration.
@@ -61,34 +64,46 @@ pub struct PlannedRun {
     pub config: RunConfig,
 }
 
+/// Bounds on what loading an experiment file may cost.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most combinations a matrix may have before the filter (each is evaluated and planned).
+    pub max_combinations: usize,
+}
+
+impl Limits {
+    /// 100,000 combinations: `check` plans them in about 10 s and 1 GB.
+    pub const DEFAULT_MAX_COMBINATIONS: usize = 100_000;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_combinations: Limits::DEFAULT_MAX_COMBINATIONS }
+    }
+}
+
 impl Experiment {
-    /// Read, expand and validate an experiment file. Errors of different runs are all
-    /// collected (each distinct error once).
+    /// Read, expand and validate an experiment file with the default [`Limits`].
     pub fn load(path: &Path) -> Result<Experiment, ConfigErrors> {
+        Experiment::load_with(path, Limits::default())
+    }
+
+    /// Read, expand and validate an experiment file. Errors of different runs are all
+    /// collected (each distinct error once); then runs that would share a run folder and
+    /// `report:` settings that name nothing are errors too.
+    pub fn load_with(path: &Path, limits: Limits) -> Result<Experiment, ConfigErrors> {
         let doc = extends::load(path)?;
         let map = doc.as_map().expect("extends::load returns a mapping");
         let matrix = Matrix::parse(map.get(MATRIX_KEY))?;
-        let globals = parse_globals(map.get(GLOBALS_KEY))?;
+        let globals = parse_globals(map.get(GLOBALS_KEY), &matrix)?;
         let env = expr::environment();
-        let mut warnings = Vec::new();
-        for key in matrix.empty_keys() {
-            warnings
-                .push(format!("{}: matrix.{key} is an empty list, so the file has no runs", path.display()));
-        }
-        let combinations = matrix.expand(&env)?;
+        let combinations = matrix.expand(&env, limits.max_combinations)?;
+        let product_size = matrix.product_size().expect("expand checked the size");
+        // `$sample` draws after the filter, so slugs and ids do not depend on its `n`; with
+        // `n` above the combinations left, all of them are planned (`plan` says how many).
         let sampled_from = matrix.sample().map(|_| combinations.len());
         let combinations = match matrix.sample() {
-            Some(sample) => {
-                if sample.n > combinations.len() {
-                    warnings.push(format!(
-                        "{}: matrix.$sample.n is {} but only {} combinations pass the filter: all are planned",
-                        path.display(),
-                        sample.n,
-                        combinations.len()
-                    ));
-                }
-                sample.draw(combinations)
-            }
+            Some(sample) => sample.draw(combinations),
             None => combinations,
         };
         let body: IndexMap<String, Node> = map
@@ -100,27 +115,38 @@ impl Experiment {
 
         let mut runs = Vec::new();
         let mut errors: Vec<ConfigError> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut more = 0usize;
         for combination in combinations {
             match plan_run(&combination, &globals, &body, &env) {
                 Ok(run) => runs.push(run),
-                Err(err) => {
-                    if !errors.contains(&err) {
-                        errors.push(err);
+                Err(errs) => {
+                    for err in errs {
+                        if seen.len() >= MAX_ERRORS {
+                            more += 1;
+                        } else if seen.insert(err.to_string()) {
+                            errors.push(err);
+                        }
                     }
                 }
             }
         }
+        if more > 0 {
+            errors.push(
+                ConfigError::file(path, format!("{more} more errors in other runs are not shown"))
+                    .hint("fix the errors above first"),
+            );
+        }
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
         }
-        Ok(Experiment {
-            file: path.to_path_buf(),
-            matrix_keys: matrix.keys().map(String::from).collect(),
-            product_size: matrix.product_size(),
-            sampled_from,
-            runs,
-            warnings,
-        })
+        let matrix_keys: Vec<String> = matrix.keys().map(String::from).collect();
+        errors.extend(folders::shared_folders(&runs, &body));
+        errors.extend(report_key_errors(&runs, &matrix_keys, &body));
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
+        }
+        Ok(Experiment { file: path.to_path_buf(), matrix_keys, product_size, sampled_from, runs })
     }
 
     /// Matrix keys that take more than one value among the planned runs.
@@ -137,8 +163,9 @@ impl Experiment {
     }
 }
 
-/// `globals:` as an ordered list of (name, unresolved value).
-fn parse_globals(node: Option<&Node>) -> Result<Vec<(String, Node)>, ConfigError> {
+/// `globals:` as an ordered list of (name, unresolved value). A global may not take the
+/// name of a matrix key or a built-in name: a placeholder would mean one or the other.
+fn parse_globals(node: Option<&Node>, matrix: &Matrix) -> Result<Vec<(String, Node)>, ConfigError> {
     let Some(node) = node else {
         return Ok(Vec::new());
     };
@@ -149,7 +176,81 @@ fn parse_globals(node: Option<&Node>) -> Result<Vec<(String, Node)>, ConfigError
         )
         .key(GLOBALS_KEY)
     })?;
+    for (name, value) in map {
+        let taken = if [SLUG_NAME, ID_NAME].contains(&name.as_str()) {
+            "a built-in name"
+        } else if matrix.keys().any(|key| key == name) {
+            "a matrix key"
+        } else {
+            continue;
+        };
+        return Err(ConfigError::at(
+            value.key_at.clone(),
+            format!("`{name}` is {taken}, it cannot be a global too"),
+        )
+        .key(format!("{GLOBALS_KEY}.{name}"))
+        .hint("give the global another name"));
+    }
     Ok(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+/// `report.group_over`, `report.trends[].x` and `.series` must be matrix keys, `.y` a
+/// metric (`seed` may be grouped over without being a matrix key: the default).
+fn report_key_errors(runs: &[PlannedRun], matrix_keys: &[String], body: &Node) -> Vec<ConfigError> {
+    use crate::report::collect::Metric;
+    let Some(report) = runs.first().map(|run| &run.config.report) else {
+        return Vec::new();
+    };
+    let at =
+        body.as_map().and_then(|map| map.get("report")).map_or_else(|| body.at.clone(), |n| n.at.clone());
+    let keys_text = if matrix_keys.is_empty() {
+        "the file has no matrix keys".to_string()
+    } else {
+        format!(
+            "matrix keys: {}",
+            matrix_keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+        )
+    };
+    let mut errors = Vec::new();
+    let mut key = |path: String, name: &str| {
+        if !matrix_keys.iter().any(|k| k == name) {
+            errors.push(
+                ConfigError::at(at.clone(), format!("`{name}` is not a matrix key"))
+                    .key(path)
+                    .hint(suggestion_or(name, matrix_keys, &keys_text)),
+            );
+        }
+    };
+    for (i, name) in report.group_over.iter().enumerate() {
+        if name != "seed" {
+            key(format!("report.group_over[{i}]"), name);
+        }
+    }
+    for (i, trend) in report.trends.iter().enumerate() {
+        key(format!("report.trends[{i}].x"), &trend.x);
+        if let Some(series) = &trend.series {
+            key(format!("report.trends[{i}].series"), series);
+        }
+    }
+    for (i, trend) in report.trends.iter().enumerate() {
+        if Metric::from_id(&trend.y).is_none() {
+            let ids: Vec<&str> = Metric::ALL.iter().map(|m| m.id()).collect();
+            errors.push(
+                ConfigError::at(at.clone(), format!("`{}` is not a metric", trend.y))
+                    .key(format!("report.trends[{i}].y"))
+                    .hint(error::suggestion(&trend.y, &ids)),
+            );
+        }
+    }
+    errors
+}
+
+/// "did you mean" among `known`, or `otherwise` when nothing is close.
+fn suggestion_or(given: &str, known: &[String], otherwise: &str) -> String {
+    match error::closest(given, known.iter().map(String::as_str)) {
+        Some(best) => format!("did you mean `{best}`? ({otherwise})"),
+        None => otherwise.to_string(),
+    }
 }
 
 /// Resolve one combination: globals in order, then the body; then type and check it.
@@ -158,7 +259,7 @@ fn plan_run(
     globals: &[(String, Node)],
     body: &Node,
     env: &Environment<'static>,
-) -> Result<PlannedRun, ConfigError> {
+) -> Result<PlannedRun, Vec<ConfigError>> {
     let mut scope = Scope::new();
     for (key, node) in &combination.values {
         scope.insert(key.clone(), expr::to_jinja(&node.value));
@@ -166,16 +267,20 @@ fn plan_run(
     scope.insert(SLUG_NAME.to_string(), minijinja::Value::from(combination.slug.as_str()));
     scope.insert(ID_NAME.to_string(), minijinja::Value::from(combination.id.as_str()));
     for (name, node) in globals {
-        let value = expr::substitute(node, &format!("{GLOBALS_KEY}.{name}"), &scope, env)?;
+        let value =
+            expr::substitute(node, &format!("{GLOBALS_KEY}.{name}"), &scope, env).map_err(|e| vec![e])?;
         scope.insert(name.clone(), expr::to_jinja(&value.value));
     }
-    let mut resolved = expr::substitute(body, "", &scope, env)?;
+    let mut resolved = expr::substitute(body, "", &scope, env).map_err(|e| vec![e])?;
     if let (Value::Map(map), Some(seed)) = (&mut resolved.value, combination.values.get("seed")) {
         map.entry("seed".to_string()).or_insert_with(|| seed.clone());
     }
     let typed = reshape_model(&resolved);
-    let config: RunConfig = de::from_node(&typed, "").map_err(unreshape_model_key)?;
-    validate::run(&config, &resolved)?;
+    let config: RunConfig = de::from_node(&typed, "").map_err(|e| vec![unreshape_model_key(e)])?;
+    let problems = validate::run(&config, &resolved);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
     Ok(PlannedRun {
         matrix_id: combination.id.clone(),
         matrix_slug: combination.slug.clone(),

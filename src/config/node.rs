@@ -77,27 +77,115 @@ impl Node {
     pub fn parse(text: &str, file: &Path) -> Result<Node, ConfigError> {
         let file: Arc<Path> = Arc::from(file);
         // Only `true`/`false` are booleans: YAML 1.1's `y`, `no`, `on` would turn matrix
-        // values such as `[x, y, z]` or country codes into booleans.
-        let options = serde_saphyr::options! { strict_booleans: true };
+        // values such as `[x, y, z]` or country codes into booleans. `.nan` and `.inf` are
+        // read as numbers; the typed config refuses them where a number is needed.
+        let options = serde_saphyr::options! {
+            strict_booleans: true,
+            non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::PassThrough,
+        };
         let raw: Spanned<RawNode> = serde_saphyr::from_str_with_options(text, options).map_err(|err| {
             let (line, column) = err.location().map(|loc| (loc.line(), loc.column())).unwrap_or((0, 0));
-            let at = Pos { file: file.clone(), line, column };
-            let reason = err.to_string();
-            match duplicate_key(&reason) {
-                Some(key) => ConfigError::at(at, format!("the key `{key}` appears twice in this mapping"))
-                    .hint("keep one of them (merge their contents)"),
-                None => ConfigError::at(at, format!("this is not valid YAML: {}", yaml_reason(&reason)))
-                    .hint("check the indentation and quoting around this place"),
-            }
+            yaml_error(&err, Pos { file: file.clone(), line, column })
         })?;
-        Ok(raw.into_node(&file, None))
+        raw.into_node(&Source { file, text }, None)
     }
 
-    /// Read and parse a YAML file.
+    /// Read and parse a YAML file. Only a regular file of at most [`MAX_FILE_BYTES`] is read,
+    /// so that a device, a FIFO or a huge file gives an error instead of hanging.
     pub fn read(path: &Path) -> Result<Node, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|err| ConfigError::file(path, format!("cannot read the experiment file: {err}")))?;
+        let cannot =
+            |detail: String| ConfigError::file(path, format!("cannot read the experiment file: {detail}"));
+        let metadata = std::fs::metadata(path).map_err(|err| cannot(err.to_string()))?;
+        if !metadata.is_file() {
+            return Err(cannot("it is not a regular file (a folder, device or pipe)".to_string())
+                .hint("give the path of a YAML file"));
+        }
+        let file = std::fs::File::open(path).map_err(|err| cannot(err.to_string()))?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_FILE_BYTES + 1), &mut bytes)
+            .map_err(|err| cannot(err.to_string()))?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(cannot(format!("it is larger than {} MiB", MAX_FILE_BYTES >> 20))
+                .hint("an experiment file is a short list of settings: is this the right file?"));
+        }
+        let text = String::from_utf8(bytes).map_err(|err| cannot(format!("it is not UTF-8 text ({err})")))?;
         Node::parse(&text, path)
+    }
+}
+
+/// The largest experiment file `expgrid` reads (also each `$extends` parent).
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// The parser's error in the user's terms.
+fn yaml_error(err: &serde_saphyr::Error, at: Pos) -> ConfigError {
+    use serde_saphyr::Error;
+    use serde_saphyr::budget::BudgetBreach;
+    match err.without_snippet() {
+        Error::DuplicateMappingKey { .. } => {
+            let reason = err.to_string();
+            let key = duplicate_key(&reason).unwrap_or("?");
+            ConfigError::at(at, format!("the key `{key}` appears twice in this mapping"))
+                .hint("keep one of them (merge their contents)")
+        }
+        Error::MultipleDocuments { .. } => {
+            ConfigError::at(at, "the file holds more than one YAML document (a `---` line)")
+                .hint("an experiment file is one document: remove the `---` line, or split the file")
+        }
+        Error::Budget { breach, .. } => {
+            let what = match breach {
+                BudgetBreach::Nodes { .. } => {
+                    "more than 250,000 values (each use of an alias `*name` counts its values again)"
+                        .to_string()
+                }
+                BudgetBreach::Depth { depth } => format!("values nested {depth} levels deep"),
+                BudgetBreach::Aliases { .. } => "too many aliases (`*name`)".to_string(),
+                BudgetBreach::Anchors { .. } => "too many anchors (`&name`)".to_string(),
+                BudgetBreach::Events { .. } => "too many YAML elements".to_string(),
+                _ => "more than the YAML reader allows".to_string(),
+            };
+            ConfigError::at(at, format!("the file is too large to be an experiment file: {what}")).hint(
+                "an experiment file lists settings and short matrix lists; aliases must not multiply them",
+            )
+        }
+        _ => {
+            let reason = err.to_string();
+            ConfigError::at(at, format!("this is not valid YAML: {}", yaml_reason(&reason)))
+                .hint("check the indentation and quoting around this place")
+        }
+    }
+}
+
+/// The text a node tree is read from, to see how a scalar was written.
+struct Source<'a> {
+    file: Arc<Path>,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    /// The source text of a plain scalar, if its span is known.
+    fn raw(&self, loc: &serde_saphyr::Location) -> Option<&str> {
+        let span = loc.span();
+        let start = usize::try_from(span.byte_offset()?).ok()?;
+        let len = usize::try_from(span.byte_len()?).ok()?;
+        self.text.get(start..start.checked_add(len)?)
+    }
+}
+
+/// A scalar the parser read as a float but that is written as a whole number: `01`, `010`
+/// (YAML 1.2: decimal integers, not octal) or one too large for an integer (an error).
+fn integer_spelling(raw: &str, at: &Pos) -> Result<Option<i64>, ConfigError> {
+    let digits = raw.trim().replace('_', "");
+    let unsigned = digits.strip_prefix(['+', '-']).unwrap_or(&digits);
+    if unsigned.is_empty() || !unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(None);
+    }
+    match digits.parse::<i64>() {
+        Ok(value) => Ok(Some(value)),
+        Err(_) => Err(ConfigError::at(
+            at.clone(),
+            format!("the integer {} is too large (integers go up to {})", raw.trim(), i64::MAX),
+        )
+        .hint("if a very large number is meant, write it as a float, e.g. `1e20`")),
     }
 }
 
@@ -146,32 +234,36 @@ enum RawNode {
 struct RawKey(String);
 
 trait IntoNode {
-    fn into_node(self, file: &Arc<Path>, key_at: Option<Pos>) -> Node;
+    fn into_node(self, source: &Source, key_at: Option<Pos>) -> Result<Node, ConfigError>;
 }
 
 impl IntoNode for Spanned<RawNode> {
-    fn into_node(self, file: &Arc<Path>, key_at: Option<Pos>) -> Node {
-        let at = pos(file, &self.referenced);
+    fn into_node(self, source: &Source, key_at: Option<Pos>) -> Result<Node, ConfigError> {
+        let at = pos(&source.file, &self.referenced);
         let value = match self.value {
             RawNode::Null => Value::Null,
             RawNode::Bool(b) => Value::Bool(b),
             RawNode::Int(i) => Value::Int(i),
-            RawNode::Float(x) => Value::Float(x),
+            RawNode::Float(x) => match source.raw(&self.referenced).map(|raw| integer_spelling(raw, &at)) {
+                Some(Ok(Some(i))) => Value::Int(i),
+                Some(Err(err)) => return Err(err),
+                _ => Value::Float(x),
+            },
             RawNode::Str(s) => Value::Str(s),
-            RawNode::Seq(items) => {
-                Value::Seq(items.into_iter().map(|item| item.into_node(file, None)).collect())
-            }
+            RawNode::Seq(items) => Value::Seq(
+                items.into_iter().map(|item| item.into_node(source, None)).collect::<Result<_, _>>()?,
+            ),
             RawNode::Map(entries) => Value::Map(
                 entries
                     .into_iter()
                     .map(|(key, value)| {
-                        let key_pos = pos(file, &key.referenced);
-                        (key.value.0, value.into_node(file, Some(key_pos)))
+                        let key_pos = pos(&source.file, &key.referenced);
+                        Ok((key.value.0, value.into_node(source, Some(key_pos))?))
                     })
-                    .collect(),
+                    .collect::<Result<_, ConfigError>>()?,
             ),
         };
-        Node { key_at: key_at.unwrap_or_else(|| at.clone()), value, at }
+        Ok(Node { key_at: key_at.unwrap_or_else(|| at.clone()), value, at })
     }
 }
 

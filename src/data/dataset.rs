@@ -34,6 +34,18 @@ pub fn class_count(_name: DatasetName) -> usize {
     10
 }
 
+/// Samples of each class in a split of the official files (what `limit` can draw from).
+pub fn class_sizes(name: DatasetName, split: Split) -> [usize; 10] {
+    match (name, split) {
+        (DatasetName::Fmnist, Split::Train) => [6000; 10],
+        (DatasetName::Fmnist, Split::Test) => [1000; 10],
+        (DatasetName::Mnist, Split::Train) => [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949],
+        (DatasetName::Mnist, Split::Test) => [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009],
+        (DatasetName::Cifar10, Split::Train) => [5000; 10],
+        (DatasetName::Cifar10, Split::Test) => [1000; 10],
+    }
+}
+
 impl Dataset {
     /// Finds, verifies and loads `spec`'s split, converts it to `spec.shape` and applies
     /// `spec.limit` (the subset is fixed by `seed`).
@@ -172,7 +184,7 @@ impl Dataset {
 }
 
 /// Images are never resized; the only conversion is grey -> 3 channels.
-fn check_shape(name: DatasetName, requested: [usize; 3], available: [usize; 3]) -> Result<(), DataError> {
+pub fn check_shape(name: DatasetName, requested: [usize; 3], available: [usize; 3]) -> Result<(), DataError> {
     let channels_ok = requested[0] == available[0] || (available[0] == 1 && requested[0] == 3);
     if channels_ok && requested[1..] == available[1..] {
         return Ok(());

@@ -60,17 +60,7 @@ pub struct RunReport {
 
 /// Train the selected runs of all experiments; the reports are in matrix order.
 pub fn run_all(experiments: &[Experiment], options: &RunOptions) -> Result<Vec<RunReport>> {
-    let only = Selection::new(&options.only)?;
-    let all_runs = || experiments.iter().flat_map(|exp| exp.runs.iter().map(move |run| (exp, run)));
-    if let Some((text, _)) =
-        only.patterns.iter().find(|p| !all_runs().any(|(_, run)| Selection::matches_one(p, run)))
-    {
-        anyhow::bail!(
-            "--only {text} matches no run: give a matrix id, a slug or an experiment name (globs allowed), \
-             and repeat --only for several (`--only 1 --only 4`); `expgrid plan FILE` lists them"
-        );
-    }
-    let jobs: Vec<(&Experiment, &PlannedRun)> = all_runs().filter(|(_, run)| only.matches(run)).collect();
+    let jobs = select(experiments, &options.only)?;
     let progress = MatrixProgress::new(jobs.len());
     let queue = Mutex::new(jobs.iter().enumerate().collect::<VecDeque<_>>());
     let reports = Mutex::new(vec![None; jobs.len()]);
@@ -96,6 +86,25 @@ pub fn run_all(experiments: &[Experiment], options: &RunOptions) -> Result<Vec<R
     });
     progress.finish();
     Ok(reports.into_inner().unwrap_or_else(PoisonError::into_inner).into_iter().flatten().collect())
+}
+
+/// The runs `run` trains, in matrix order: all of them, or those matching `--only`
+/// patterns (a pattern that matches nothing is an error).
+pub fn select<'a>(
+    experiments: &'a [Experiment],
+    only: &[String],
+) -> Result<Vec<(&'a Experiment, &'a PlannedRun)>> {
+    let only = Selection::new(only)?;
+    let all_runs = || experiments.iter().flat_map(|exp| exp.runs.iter().map(move |run| (exp, run)));
+    if let Some((text, _)) =
+        only.patterns.iter().find(|p| !all_runs().any(|(_, run)| Selection::matches_one(p, run)))
+    {
+        anyhow::bail!(
+            "--only {text} matches no run: give a matrix id, a slug or an experiment name (globs allowed), \
+             and repeat --only for several (`--only 1 --only 4`); `expgrid plan FILE` lists them"
+        );
+    }
+    Ok(all_runs().filter(|(_, run)| only.matches(run)).collect())
 }
 
 /// Decide about, lock, and train one run. Errors become a failed outcome.
