@@ -12,6 +12,7 @@ pub mod extends;
 pub mod matrix;
 pub mod node;
 pub mod schema;
+pub mod slurm;
 pub mod validate;
 
 use std::path::{Path, PathBuf};

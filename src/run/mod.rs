@@ -5,6 +5,10 @@
 //! (retried from its last checkpoint). A done run is skipped; with `--reset` it is trained
 //! again from scratch. A done or interrupted run whose resolved config changed since it
 //! started is not touched without `--reset`, so results of two configs never mix.
+//!
+//! With `--shard I/N` only the runs of that shard are considered (`crate::cluster::shard`).
+//! After a stop request (`crate::stop`) no further run starts, and the running ones end at
+//! their next step with a checkpoint, recorded as interrupted.
 
 pub mod progress;
 
@@ -14,8 +18,10 @@ use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 
+use crate::cluster::{Env, Shard};
 use crate::config::{Experiment, PlannedRun};
 use crate::rundir::{RunDir, RunInfo, RunResult, RunState, Status};
+use crate::stop::{self, Stopped};
 use crate::train::{self, TrainContext};
 use progress::MatrixProgress;
 
@@ -35,6 +41,8 @@ pub struct RunOptions {
     /// Only runs whose matrix id, slug or experiment name matches one of these
     /// (ids compare as numbers; slugs and names as globs, e.g. `*head-8*`).
     pub only: Vec<String>,
+    /// Only this shard of the selected runs (`--shard`).
+    pub shard: Option<Shard>,
 }
 
 /// What happened to one run.
@@ -43,6 +51,8 @@ pub enum Outcome {
     Trained(RunResult),
     Skipped(String),
     Failed(String),
+    /// Stopped by a signal; the checkpoint is saved.
+    Interrupted(String),
 }
 
 /// One line of the summary.
@@ -52,9 +62,14 @@ pub struct RunReport {
     pub outcome: Outcome,
 }
 
-/// Train the selected runs of all experiments; the reports are in matrix order.
-pub fn run_all(experiments: &[Experiment], options: &RunOptions) -> Result<Vec<RunReport>> {
-    let only = Selection::new(&options.only)?;
+/// The runs `expgrid run` considers, in plan order: those `only` matches (all if it is
+/// empty), then those of `shard`, dealt by their position among the matched runs.
+pub fn select_runs<'a>(
+    experiments: &'a [Experiment],
+    only: &[String],
+    shard: Option<Shard>,
+) -> Result<Vec<(&'a Experiment, &'a PlannedRun)>> {
+    let only = Selection::new(only)?;
     let all_runs = || experiments.iter().flat_map(|exp| exp.runs.iter().map(move |run| (exp, run)));
     if let Some((text, _)) =
         only.patterns.iter().find(|p| !all_runs().any(|(_, run)| Selection::matches_one(p, run)))
@@ -64,20 +79,33 @@ pub fn run_all(experiments: &[Experiment], options: &RunOptions) -> Result<Vec<R
              and repeat --only for several (`--only 1 --only 4`); `expgrid plan FILE` lists them"
         );
     }
-    let jobs: Vec<(&Experiment, &PlannedRun)> = all_runs().filter(|(_, run)| only.matches(run)).collect();
+    Ok(all_runs()
+        .filter(|(_, run)| only.matches(run))
+        .enumerate()
+        .filter(|(position, _)| shard.is_none_or(|shard| shard.contains(*position)))
+        .map(|(_, job)| job)
+        .collect())
+}
+
+/// Train the selected runs of all experiments; the reports are in matrix order.
+pub fn run_all(experiments: &[Experiment], options: &RunOptions) -> Result<Vec<RunReport>> {
+    let jobs = select_runs(experiments, &options.only, options.shard)?;
     let progress = MatrixProgress::new(jobs.len());
     let queue = Mutex::new(jobs.iter().enumerate().collect::<VecDeque<_>>());
     let reports = Mutex::new(vec![None; jobs.len()]);
     let workers = options.jobs.clamp(1, jobs.len().max(1));
-    let threads_per_job = (std::thread::available_parallelism().map_or(1, |n| n.get()) / workers).max(1);
+    let threads_per_job = (Env::process().cores() / workers).max(1);
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
                 let pool = rayon::ThreadPoolBuilder::new().num_threads(threads_per_job).build();
                 while let Some((index, (exp, run))) = queue.lock().expect("queue").pop_front() {
-                    let outcome = match &pool {
-                        Ok(pool) => pool.install(|| run_one(exp, run, options, &progress)),
-                        Err(err) => Outcome::Failed(format!("cannot start worker threads: {err}")),
+                    let outcome = match (&pool, stop::requested()) {
+                        (_, Some(signal)) => {
+                            Outcome::Skipped(format!("not started: stopped by {}", signal.name()))
+                        }
+                        (Ok(pool), None) => pool.install(|| run_one(exp, run, options, &progress)),
+                        (Err(err), None) => Outcome::Failed(format!("cannot start worker threads: {err}")),
                     };
                     let report = RunReport { experiment_name: run.config.experiment_name.clone(), outcome };
                     reports.lock().expect("reports")[index] = Some(report);
@@ -110,9 +138,16 @@ fn run_one(exp: &Experiment, run: &PlannedRun, options: &RunOptions, progress: &
     let run_progress = progress.start_run(name, run.config.max_inputs, start_inputs);
     let outcome = match train_locked(exp, run, &dir, options, &run_progress) {
         Ok(result) => Outcome::Trained(result),
+        Err(err) if err.downcast_ref::<Stopped>().is_some() => {
+            let message = format!("{err:#}");
+            if let Err(mark_err) = mark(&dir, Status::Interrupted, None) {
+                run_progress.log(&format!("cannot record the interruption: {mark_err:#}"));
+            }
+            Outcome::Interrupted(message)
+        }
         Err(err) => {
             let message = format!("{err:#}");
-            if let Err(mark_err) = mark_failed(&dir, &message) {
+            if let Err(mark_err) = mark(&dir, Status::Failed, Some(&message)) {
                 run_progress.log(&format!("cannot record the failure: {mark_err:#}"));
             }
             Outcome::Failed(message)
@@ -124,6 +159,7 @@ fn run_one(exp: &Experiment, run: &PlannedRun, options: &RunOptions, progress: &
         }
         Outcome::Skipped(reason) => format!("skipped: {reason}"),
         Outcome::Failed(err) => format!("failed: {err}"),
+        Outcome::Interrupted(message) => format!("interrupted: {message}"),
     };
     progress.finish_run(run_progress, &summary);
     drop(lock);
@@ -166,6 +202,7 @@ fn train_locked(
 ) -> Result<RunResult> {
     dir.write_config(&run.resolved)?;
     let previous = dir.info()?;
+    let slurm = Env::process().slurm_job();
     let mut info = RunInfo {
         status: Status::Running,
         error: None,
@@ -180,6 +217,10 @@ fn train_locked(
         params: train::params(run)?,
         started_at: previous.and_then(|p| p.started_at).or_else(|| Some(now())),
         finished_at: None,
+        host: gethostname::gethostname().into_string().ok(),
+        slurm_job_id: slurm.as_ref().map(|job| job.job_id.clone()),
+        slurm_array_job_id: slurm.as_ref().and_then(|job| job.array_job_id.clone()),
+        slurm_array_task_id: slurm.and_then(|job| job.array_task_id),
     };
     dir.write_info(&info)?;
     let context =
@@ -192,11 +233,14 @@ fn train_locked(
     Ok(result)
 }
 
-fn mark_failed(dir: &RunDir, message: &str) -> Result<()> {
+/// Record that the run ended failed (with `error`) or interrupted.
+fn mark(dir: &RunDir, status: Status, error: Option<&str>) -> Result<()> {
     let Some(mut info) = dir.info()? else { return Ok(()) };
-    info.status = Status::Failed;
-    info.error = Some(message.to_string());
-    info.finished_at = Some(now());
+    info.status = status;
+    info.error = error.map(str::to_string);
+    if status == Status::Failed {
+        info.finished_at = Some(now());
+    }
     dir.write_info(&info)
 }
 
