@@ -87,7 +87,7 @@ fn a_three_run_matrix_finishes_under_slurm() {
         let log = std::fs::read_to_string(runs.join(format!("slurm/logs/{job}_{task}.log"))).unwrap();
         assert!(log.contains(&format!("[tiny/seed-{task}] done: validation loss")), "{log}");
     }
-    let output = ws.expgrid(&["report", "tiny.yml", "--format", "csv"]).output().unwrap();
+    let output = ws.expgrid(&["report", "tiny.yml", "--format", "csv", "--out", "-"]).output().unwrap();
     assert!(output.status.success(), "{}", text(&output));
     let csv = String::from_utf8_lossy(&output.stdout).to_string();
     assert_eq!(csv.lines().count(), 1 + 3, "a header and 3 rows:\n{csv}");
