@@ -227,7 +227,6 @@ fn slurm(experiments: &[Experiment], args: SlurmArgs) -> anyhow::Result<()> {
     };
     let options = submit::SlurmOptions {
         settings,
-        dry_run: args.dry_run,
         runs_dir: args.runs_dir,
         data_dir: args.data_dir,
         device: args.device,
@@ -242,16 +241,18 @@ fn slurm(experiments: &[Experiment], args: SlurmArgs) -> anyhow::Result<()> {
         eprintln!("nothing to submit: every run is done or left out (above)");
         return Ok(());
     }
-    if options.dry_run {
+    if args.dry_run {
         let scripts: Vec<&str> = submissions.iter().map(|s| s.script.as_str()).collect();
         print_out(scripts.join("\n").trim_end());
         return Ok(());
     }
-    for ((job, script), submission) in submit::submit(&submissions, &options)?.into_iter().zip(&submissions) {
+    let paths = submit::script_paths(&options.runs_dir, submissions.len());
+    for (submission, path) in submissions.iter().zip(&paths) {
+        let job = submit::submit(submission, path, &options.runs_dir)?;
         eprintln!(
             "submitted job {job}: {} runs, script {}, logs {}",
             submission.tasks.len(),
-            script.display(),
+            path.display(),
             submit::log_dir(&options.runs_dir).join(format!("{job}_<task>.log")).display()
         );
         print_out(&job);

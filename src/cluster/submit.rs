@@ -21,7 +21,6 @@ pub const DEFAULT_MAX_ARRAY_SIZE: usize = 1001;
 pub struct SlurmOptions {
     /// The flags; each one set wins over the file's `slurm:` mapping.
     pub settings: SlurmSpec,
-    pub dry_run: bool,
     pub runs_dir: PathBuf,
     pub data_dir: Option<PathBuf>,
     pub device: String,
@@ -119,42 +118,45 @@ fn parse_max_array_size(config: &str) -> Option<usize> {
     })
 }
 
-/// Write each submission's script under `<runs dir>/slurm/` and submit it with `sbatch`;
-/// the job ids, in order.
-pub fn submit(submissions: &[Submission], options: &SlurmOptions) -> Result<Vec<(String, PathBuf)>> {
-    let folder = options.runs_dir.join("slurm");
-    let logs = log_dir(&options.runs_dir);
-    std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
+/// Where the scripts of `count` submissions go: `<runs dir>/slurm/<UTC time>[-k].sbatch`,
+/// never over an existing file.
+pub fn script_paths(runs_dir: &Path, count: usize) -> Vec<PathBuf> {
+    let folder = runs_dir.join("slurm");
     let stamp =
         humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string().replace([':', '-'], "");
-    let mut jobs = Vec::new();
-    for (index, submission) in submissions.iter().enumerate() {
-        let name = if submissions.len() == 1 { stamp.clone() } else { format!("{stamp}-{}", index + 1) };
-        // A second submission within the same second gets its own file.
-        let path = (0..)
-            .map(|k| {
-                folder.join(if k == 0 { format!("{name}.sbatch") } else { format!("{name}.{k}.sbatch") })
-            })
-            .find(|path| !path.exists())
-            .expect("a free name");
-        crate::rundir::write_atomic(&path, submission.script.as_bytes())?;
-        let output = Command::new("sbatch").arg("--parsable").arg(&path).output().context(
+    (0..count)
+        .map(|index| {
+            let name = if count == 1 { stamp.clone() } else { format!("{stamp}-{}", index + 1) };
+            (0..)
+                .map(|k| {
+                    folder.join(if k == 0 { format!("{name}.sbatch") } else { format!("{name}.{k}.sbatch") })
+                })
+                .find(|path| !path.exists())
+                .expect("a free name")
+        })
+        .collect()
+}
+
+/// Write `submission`'s script to `path` and submit it with `sbatch`; the job id.
+pub fn submit(submission: &Submission, path: &Path, runs_dir: &Path) -> Result<String> {
+    let logs = log_dir(runs_dir);
+    std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
+    crate::rundir::write_atomic(path, submission.script.as_bytes())?;
+    let output =
+        Command::new("sbatch").arg("--parsable").arg(path).output().context(
             "cannot run `sbatch` (is Slurm installed here? `--dry-run` prints the script instead)",
         )?;
-        if !output.status.success() {
-            bail!(
-                "`sbatch {}` failed ({}): {}",
-                path.display(),
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-        }
-        // `--parsable` prints `<job id>` or `<job id>;<cluster>`.
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let id = stdout.trim().split(';').next().unwrap_or_default().to_string();
-        jobs.push((id, path));
+    if !output.status.success() {
+        bail!(
+            "`sbatch {}` failed ({}): {}",
+            path.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
     }
-    Ok(jobs)
+    // `--parsable` prints `<job id>` or `<job id>;<cluster>`.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    Ok(stdout.trim().split(';').next().unwrap_or_default().to_string())
 }
 
 #[cfg(test)]

@@ -169,6 +169,10 @@ fn make_run(root: &Path, exp: &Experiment, run: &PlannedRun, fate: Fate) {
         params,
         started_at: Some("2026-01-01T00:00:00Z".into()),
         finished_at: None,
+        host: None,
+        slurm_job_id: None,
+        slurm_array_job_id: None,
+        slurm_array_task_id: None,
     })
     .unwrap();
     let metrics = rows(run.config.max_inputs, q, count);
