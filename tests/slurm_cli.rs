@@ -135,12 +135,19 @@ fn a_preempted_task_requeues_resumes_and_ends_with_the_same_numbers() {
     });
     let stopped_at = expgrid::train::checkpoint_inputs(&dir).unwrap().unwrap();
     let preempted_after = start.elapsed();
-    // A requeued task waits about 2 minutes before it may start again; start it now.
+    // A requeued task waits about 2 minutes before it may start again; start it sooner, but
+    // not within the same seconds as the requeue: slurmd still refuses the task's old
+    // credential then ("Job credential revoked") and the task fails.
+    let mut pending_since = None;
     wait_for("the task requeued and started again", Duration::from_secs(120), &runs, || {
         let state = Command::new("squeue").args(["-h", "-j", &task, "-o", "%T"]).output().map(|o| text(&o));
         if state.is_ok_and(|s| s.trim() == "PENDING") {
-            let _ =
-                Command::new("scontrol").args(["update", &format!("JobId={task}"), "StartTime=now"]).output();
+            let since = *pending_since.get_or_insert_with(Instant::now);
+            if since.elapsed() > Duration::from_secs(3) {
+                let _ = Command::new("scontrol")
+                    .args(["update", &format!("JobId={task}"), "StartTime=now"])
+                    .output();
+            }
         }
         dir.info().ok().flatten().is_some_and(|i| i.status != Status::Interrupted)
     });
