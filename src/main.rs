@@ -179,9 +179,11 @@ fn main() -> ExitCode {
             match run::run_all(&experiments, &options) {
                 Ok(reports) => {
                     let code = print_summary(&reports);
+                    // A stop that came when every run had finished changes nothing.
+                    let unfinished = reports.iter().any(|r| matches!(r.outcome, Outcome::Interrupted(_)));
                     match stop::requested() {
-                        Some(signal) => stopped(signal, &env, max_requeues),
-                        None => code,
+                        Some(signal) if unfinished => stopped(signal, &env, max_requeues),
+                        _ => code,
                     }
                 }
                 Err(err) => {

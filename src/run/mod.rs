@@ -51,7 +51,7 @@ pub enum Outcome {
     Trained(RunResult),
     Skipped(String),
     Failed(String),
-    /// Stopped by a signal; the checkpoint is saved.
+    /// Stopped by a signal (its checkpoint saved), or not started because of one.
     Interrupted(String),
 }
 
@@ -102,7 +102,7 @@ pub fn run_all(experiments: &[Experiment], options: &RunOptions) -> Result<Vec<R
                 while let Some((index, (exp, run))) = queue.lock().expect("queue").pop_front() {
                     let outcome = match (&pool, stop::requested()) {
                         (_, Some(signal)) => {
-                            Outcome::Skipped(format!("not started: stopped by {}", signal.name()))
+                            Outcome::Interrupted(format!("not started: stopped by {}", signal.name()))
                         }
                         (Ok(pool), None) => pool.install(|| run_one(exp, run, options, &progress)),
                         (Err(err), None) => Outcome::Failed(format!("cannot start worker threads: {err}")),
