@@ -3,6 +3,7 @@
 //! See `ARCHITECTURE.md` for the code map.
 
 pub mod backend;
+pub mod cluster;
 pub mod config;
 pub mod data;
 pub mod model;
@@ -12,4 +13,5 @@ pub mod report;
 pub mod run;
 pub mod rundir;
 pub mod serve;
+pub mod stop;
 pub mod train;

@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use expgrid::cluster::{self, ShardSpec};
 use expgrid::config::{ConfigErrors, Experiment, Limits};
 use expgrid::run::{self, Outcome, RunOptions, RunReport};
-use expgrid::{plan, report, serve};
+use expgrid::{plan, report, serve, stop};
 
 /// Declarative deep-learning experiment matrices: one YAML file lists the values to sweep;
 /// expgrid plans, trains and reports every combination.
@@ -61,12 +62,36 @@ enum Command {
         only: Vec<String>,
         #[command(flatten)]
         limits: LimitArgs,
+        /// Only the runs of shard I of N (`0/4`): run p of the selection belongs to shard
+        /// p mod N. `auto` takes I and N from a Slurm job array; `auto/N` takes I from Slurm
+        /// or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX).
+        #[arg(long, value_name = "I/N|auto|auto/N")]
+        shard: Option<ShardSpec>,
+        /// After SIGUSR1 under Slurm the job requeues itself, unless SLURM_RESTART_COUNT says it
+        /// was requeued this many times already.
+        #[arg(long, default_value_t = cluster::requeue::DEFAULT_MAX_REQUEUES)]
+        max_requeues: u64,
     },
     /// Validate experiment files without listing runs; exit status 1 with every error found.
     Check {
         /// Experiment files (YAML).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Submit the runs that are not done to Slurm as a job array (one task per run); the
+    /// script goes under `<runs dir>/slurm/`, the job id to stdout.
+    Slurm(SlurmArgs),
+    /// Download (into the cache) and verify every data set the files need, for compute nodes
+    /// without internet.
+    Fetch {
+        /// Experiment files (YAML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Folder searched first for data sets (also: environment variable EXPGRID_DATA).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
         #[command(flatten)]
         limits: LimitArgs,
     },
@@ -93,6 +118,56 @@ impl LimitArgs {
     }
 }
 
+/// `expgrid slurm`; each flag given wins over the experiment file's `slurm:` mapping.
+#[derive(clap::Args)]
+struct SlurmArgs {
+    /// Experiment files (YAML).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Print the script(s) and submit nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Slurm partition.
+    #[arg(long)]
+    partition: Option<String>,
+    /// Time limit per task, as sbatch takes it (`4:00:00`, `1-12`).
+    #[arg(long)]
+    time: Option<String>,
+    #[arg(long)]
+    gpus_per_task: Option<u32>,
+    /// Cores per task; expgrid trains with that many threads.
+    #[arg(long)]
+    cpus_per_task: Option<u32>,
+    /// Memory per task, e.g. `16G`.
+    #[arg(long)]
+    mem: Option<String>,
+    /// At most this many tasks at once.
+    #[arg(long)]
+    max_parallel: Option<u32>,
+    /// Seconds before the time limit at which Slurm sends SIGUSR1 (default 120): expgrid then
+    /// saves a checkpoint and requeues the task.
+    #[arg(long)]
+    grace: Option<u32>,
+    /// A further sbatch argument (`--sbatch=--qos=high`); may be repeated.
+    #[arg(long = "sbatch", value_name = "ARG", allow_hyphen_values = true)]
+    sbatch: Vec<String>,
+    /// Tasks per job array (default: the cluster's MaxArraySize, else 1001); more runs are
+    /// split into several submissions.
+    #[arg(long)]
+    max_array_size: Option<usize>,
+    /// Root folder of the run folders.
+    #[arg(long, default_value = "runs")]
+    runs_dir: PathBuf,
+    /// `--data-dir` for every task's `expgrid run`.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// `--device` for every task's `expgrid run`.
+    #[arg(long, default_value = expgrid::backend::DEFAULT_DEVICE)]
+    device: String,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
     Table,
@@ -112,14 +187,43 @@ fn main() -> ExitCode {
             }
             Err(errors) => report_errors(&errors),
         },
-        Command::Run { files, runs_dir, data_dir, device, jobs, reset, only, limits } => {
+        Command::Run {
+            files,
+            runs_dir,
+            data_dir,
+            device,
+            jobs,
+            reset,
+            only,
+            limits,
+            shard,
+            max_requeues,
+        } => {
             let experiments = match load_all(&files, limits.limits()) {
                 Ok(experiments) => experiments,
                 Err(errors) => return report_errors(&errors),
             };
-            let options = RunOptions { runs_dir, data_dir, device, jobs: jobs.into(), reset, only };
+            let env = cluster::Env::process();
+            let shard = match shard.map(|spec| spec.resolve(&env)).transpose() {
+                Ok(shard) => shard,
+                Err(err) => return finish(Err(err)),
+            };
+            if let Err(err) = stop::install() {
+                eprintln!(
+                    "warning: cannot handle SIGUSR1/SIGTERM/SIGINT ({err}): a stop loses the work since the last checkpoint"
+                );
+            }
+            let options = RunOptions { runs_dir, data_dir, device, jobs: jobs.into(), reset, only, shard };
             match run::run_all(&experiments, &options) {
-                Ok(reports) => print_summary(&reports),
+                Ok(reports) => {
+                    let code = print_summary(&reports);
+                    // A stop that came when every run had finished changes nothing.
+                    let unfinished = reports.iter().any(|r| matches!(r.outcome, Outcome::Interrupted(_)));
+                    match stop::requested() {
+                        Some(signal) if unfinished => stopped(signal, &env, max_requeues),
+                        _ => code,
+                    }
+                }
                 Err(err) => {
                     eprintln!("error: {err:#}");
                     ExitCode::FAILURE
@@ -135,10 +239,97 @@ fn main() -> ExitCode {
             }
             Err(errors) => report_errors(&errors),
         },
+        Command::Slurm(args) => match load_all(&args.files, args.limits.limits()) {
+            Ok(experiments) => finish(slurm(&experiments, args)),
+            Err(errors) => report_errors(&errors),
+        },
+        Command::Fetch { files, data_dir, limits } => match load_all(&files, limits.limits()) {
+            Ok(experiments) => fetch(&experiments, data_dir),
+            Err(errors) => report_errors(&errors),
+        },
         Command::Report(args) => finish(report::report(&args)),
         Command::Plot(args) => finish(report::plot(&args)),
         Command::Serve(args) => finish(serve::serve(&args)),
     }
+}
+
+/// `expgrid slurm`: plan the submissions, print them (`--dry-run`) or submit them.
+fn slurm(experiments: &[Experiment], args: SlurmArgs) -> anyhow::Result<()> {
+    use expgrid::cluster::submit;
+    let settings = expgrid::config::slurm::SlurmSpec {
+        partition: args.partition,
+        time: args.time,
+        gpus_per_task: args.gpus_per_task,
+        cpus_per_task: args.cpus_per_task,
+        mem: args.mem,
+        max_parallel: args.max_parallel,
+        grace: args.grace,
+        sbatch: args.sbatch,
+    };
+    let options = submit::SlurmOptions {
+        settings,
+        runs_dir: args.runs_dir,
+        data_dir: args.data_dir,
+        device: args.device,
+    };
+    let max_array_size = args.max_array_size.unwrap_or_else(submit::max_array_size);
+    let mut notes = Vec::new();
+    let submissions = submit::plan_submissions(experiments, &options, max_array_size, &mut notes)?;
+    for note in &notes {
+        eprintln!("{note}");
+    }
+    if submissions.is_empty() {
+        eprintln!("nothing to submit: every run is done or left out (above)");
+        return Ok(());
+    }
+    if args.dry_run {
+        let scripts: Vec<&str> = submissions.iter().map(|s| s.script.as_str()).collect();
+        print_out(scripts.join("\n").trim_end());
+        return Ok(());
+    }
+    let paths = submit::script_paths(&options.runs_dir, submissions.len());
+    for (submission, path) in submissions.iter().zip(&paths) {
+        let job = submit::submit(submission, path, &options.runs_dir)?;
+        eprintln!(
+            "submitted job {job}: {} runs, script {}, logs {}",
+            submission.tasks.len(),
+            path.display(),
+            submit::log_dir(&options.runs_dir).join(format!("{job}_<task>.log")).display()
+        );
+        print_out(&job);
+    }
+    Ok(())
+}
+
+/// `expgrid fetch`: every split the runs need, found or downloaded, and verified.
+fn fetch(experiments: &[Experiment], data_dir: Option<PathBuf>) -> ExitCode {
+    let source = expgrid::data::DataSource::from_env(data_dir);
+    let mut failed = false;
+    for (dataset, split) in expgrid::data::fetch::needed(experiments) {
+        match expgrid::data::fetch::fetch(dataset, split, &source) {
+            Ok(fetched) => println!("{fetched}"),
+            Err(err) => {
+                eprintln!("error: {err}");
+                failed = true;
+            }
+        }
+    }
+    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+/// After a stop request: requeue the Slurm job on SIGUSR1, exit with [`stop::EXIT_STOPPED`].
+fn stopped(signal: stop::StopSignal, env: &cluster::Env, max_requeues: u64) -> ExitCode {
+    eprintln!(
+        "stopped by {}: interrupted runs resume from their checkpoints on the next `expgrid run`",
+        signal.name()
+    );
+    if let (stop::StopSignal::Usr1, Some(job)) = (signal, env.slurm_job()) {
+        match cluster::requeue::requeue(&job, max_requeues) {
+            Ok(message) => eprintln!("{message}"),
+            Err(err) => eprintln!("error: {err:#}"),
+        }
+    }
+    ExitCode::from(stop::EXIT_STOPPED)
 }
 
 /// Exit status of a command returning `anyhow::Result`.
@@ -196,6 +387,7 @@ fn print_summary(reports: &[RunReport]) -> ExitCode {
                 stale += 1;
                 format!("STALE    {reason}")
             }
+            Outcome::Interrupted(message) => format!("stopped  {message}"),
             Outcome::Failed(err) => {
                 failed += 1;
                 format!("FAILED   {}", err.lines().next().unwrap_or_default())

@@ -42,6 +42,8 @@ const TEMP_PREFIX: &str = ".tmp-";
 pub enum Status {
     Pending,
     Running,
+    /// Stopped by a signal after saving its checkpoint (`crate::stop`).
+    Interrupted,
     Done,
     Failed,
 }
@@ -142,6 +144,16 @@ pub struct RunInfo {
     /// saving a new checkpoint.
     #[serde(default)]
     pub deaths: u32,
+    /// The machine that trained the run last, and the Slurm job (`SLURM_JOB_ID`,
+    /// `SLURM_ARRAY_JOB_ID`, `SLURM_ARRAY_TASK_ID`) when it ran under Slurm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm_job_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm_array_job_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm_array_task_id: Option<String>,
 }
 
 /// One row of `metrics.csv`, written at every validation.
@@ -321,7 +333,7 @@ impl RunDir {
             Status::Done => RunState::Done,
             Status::Failed => RunState::Failed,
             Status::Running if self.is_locked() => RunState::Running,
-            Status::Running => RunState::Interrupted,
+            Status::Running | Status::Interrupted => RunState::Interrupted,
         })
     }
 
@@ -375,12 +387,13 @@ impl RunDir {
     }
 
     /// Does the stored config differ from `resolved` in anything that affects training?
-    /// (`report:` does not; no stored config: no.)
+    /// (`report:` and `slurm:` do not; no stored config: no.)
     pub fn config_changed(&self, resolved: &Node) -> Result<bool> {
         let Some(stored) = self.config()? else { return Ok(false) };
         let training = |mut config: serde_json::Value| {
             if let Some(map) = config.as_object_mut() {
                 map.remove("report");
+                map.remove("slurm");
             }
             config
         };
@@ -506,6 +519,10 @@ mod tests {
             finished_at: None,
             session_inputs: None,
             deaths: 0,
+            host: None,
+            slurm_job_id: None,
+            slurm_array_job_id: None,
+            slurm_array_task_id: None,
         };
         dir.write_info(&info).unwrap();
         let lock = dir.try_lock().unwrap().expect("free");
@@ -546,5 +563,17 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, [".lock", METRICS_FILE]);
+    }
+
+    #[test]
+    fn a_run_json_without_host_and_slurm_fields_still_reads() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = RunDir::new(tmp.path(), "old").unwrap();
+        let old = r#"{"status": "interrupted", "expgrid_version": "0.1.0", "experiment_file": "x.yml",
+            "matrix_id": "1", "matrix_slug": "", "backend": "flex", "device": "cpu", "seed": 0, "params": 5}"#;
+        write_atomic(&dir.path().join(INFO_FILE), old.as_bytes()).unwrap();
+        let info = dir.info().unwrap().unwrap();
+        assert_eq!((info.host, info.slurm_job_id, info.slurm_array_task_id), (None, None, None));
+        assert_eq!(dir.state().unwrap(), RunState::Interrupted);
     }
 }

@@ -113,7 +113,7 @@ fn random_matrices_give_every_run_its_own_folder() {
                     .iter()
                     .map(|row| (row.matrix_id, row.experiment_name))
                     .collect();
-                let selected: Vec<(&str, &str)> = expgrid::run::select(&experiments, &[])
+                let selected: Vec<(&str, &str)> = expgrid::run::select(&experiments, &[], None)
                     .unwrap()
                     .iter()
                     .map(|(_, run)| (run.matrix_id.as_str(), run.config.experiment_name.as_str()))

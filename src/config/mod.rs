@@ -13,6 +13,7 @@ pub mod folders;
 pub mod matrix;
 pub mod node;
 pub mod schema;
+pub mod slurm;
 pub mod validate;
 
 use std::collections::HashSet;

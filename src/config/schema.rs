@@ -44,6 +44,9 @@ pub struct RunConfig {
     pub probe: ProbeSpec,
     #[serde(default)]
     pub report: ReportSpec,
+    /// `expgrid slurm`'s defaults for this run (see `super::slurm`).
+    #[serde(default)]
+    pub slurm: super::slurm::SlurmSpec,
 }
 
 /// `train_set:` / `validation_set:`.

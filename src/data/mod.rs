@@ -25,6 +25,7 @@ pub mod batches;
 pub mod cifar;
 pub mod dataset;
 pub mod error;
+pub mod fetch;
 pub mod idx;
 pub mod locate;
 mod rng;

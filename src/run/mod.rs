@@ -8,6 +8,10 @@
 //! A run with a damaged file is resumed from its checkpoint, which rewrites the files.
 //! A panic inside a run fails that run only; a run whose process died `MAX_DEATHS` times in
 //! a row before its next checkpoint is failed and retried only when `--only` selects it.
+//!
+//! With `--shard I/N` only the runs of that shard are considered (`crate::cluster::shard`).
+//! After a stop request (`crate::stop`) no further run starts, and the running ones end at
+//! their next step with a checkpoint, recorded as interrupted.
 
 pub mod progress;
 
@@ -18,8 +22,10 @@ use std::sync::{Mutex, PoisonError};
 
 use anyhow::{Context, Result};
 
+use crate::cluster::{Env, Shard};
 use crate::config::{Experiment, PlannedRun};
 use crate::rundir::{RunDir, RunInfo, RunResult, RunState, Standing, Status};
+use crate::stop::{self, Stopped};
 use crate::train::{self, TrainContext};
 use progress::MatrixProgress;
 
@@ -39,6 +45,8 @@ pub struct RunOptions {
     /// Only runs whose matrix id, slug or experiment name matches one of these
     /// (ids compare as numbers; slugs and names as globs, e.g. `*head-8*`).
     pub only: Vec<String>,
+    /// Only this shard of the selected runs (`--shard`).
+    pub shard: Option<Shard>,
 }
 
 /// What happened to one run.
@@ -49,6 +57,8 @@ pub enum Outcome {
     /// Not trained: its folder holds a run of an older config.
     Stale(String),
     Failed(String),
+    /// Stopped by a signal (its checkpoint saved), or not started because of one.
+    Interrupted(String),
 }
 
 /// One line of the summary.
@@ -58,41 +68,13 @@ pub struct RunReport {
     pub outcome: Outcome,
 }
 
-/// Train the selected runs of all experiments; the reports are in matrix order.
-pub fn run_all(experiments: &[Experiment], options: &RunOptions) -> Result<Vec<RunReport>> {
-    let jobs = select(experiments, &options.only)?;
-    let progress = MatrixProgress::new(jobs.len());
-    let queue = Mutex::new(jobs.iter().enumerate().collect::<VecDeque<_>>());
-    let reports = Mutex::new(vec![None; jobs.len()]);
-    let workers = options.jobs.clamp(1, jobs.len().max(1));
-    let threads_per_job = (std::thread::available_parallelism().map_or(1, |n| n.get()) / workers).max(1);
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads_per_job).build();
-                // A panic never holds these locks (runs are isolated by `catch_unwind`), but
-                // a poisoned lock must not stop the other workers either.
-                let next = || queue.lock().unwrap_or_else(PoisonError::into_inner).pop_front();
-                while let Some((index, (exp, run))) = next() {
-                    let outcome = match &pool {
-                        Ok(pool) => pool.install(|| run_one(exp, run, options, &progress)),
-                        Err(err) => Outcome::Failed(format!("cannot start worker threads: {err}")),
-                    };
-                    let report = RunReport { experiment_name: run.config.experiment_name.clone(), outcome };
-                    reports.lock().unwrap_or_else(PoisonError::into_inner)[index] = Some(report);
-                }
-            });
-        }
-    });
-    progress.finish();
-    Ok(reports.into_inner().unwrap_or_else(PoisonError::into_inner).into_iter().flatten().collect())
-}
-
-/// The runs `run` trains, in matrix order: all of them, or those matching `--only`
-/// patterns (a pattern that matches nothing is an error).
+/// The runs `expgrid run` considers, in plan order: those `only` matches (all if it is
+/// empty; a pattern that matches nothing is an error), then those of `shard`, dealt by their
+/// position among the matched runs.
 pub fn select<'a>(
     experiments: &'a [Experiment],
     only: &[String],
+    shard: Option<Shard>,
 ) -> Result<Vec<(&'a Experiment, &'a PlannedRun)>> {
     let only = Selection::new(only)?;
     let all_runs = || experiments.iter().flat_map(|exp| exp.runs.iter().map(move |run| (exp, run)));
@@ -104,7 +86,45 @@ pub fn select<'a>(
              and repeat --only for several (`--only 1 --only 4`); `expgrid plan FILE` lists them"
         );
     }
-    Ok(all_runs().filter(|(_, run)| only.matches(run)).collect())
+    Ok(all_runs()
+        .filter(|(_, run)| only.matches(run))
+        .enumerate()
+        .filter(|(position, _)| shard.is_none_or(|shard| shard.contains(*position)))
+        .map(|(_, job)| job)
+        .collect())
+}
+
+/// Train the selected runs of all experiments; the reports are in matrix order.
+pub fn run_all(experiments: &[Experiment], options: &RunOptions) -> Result<Vec<RunReport>> {
+    let jobs = select(experiments, &options.only, options.shard)?;
+    let progress = MatrixProgress::new(jobs.len());
+    let queue = Mutex::new(jobs.iter().enumerate().collect::<VecDeque<_>>());
+    let reports = Mutex::new(vec![None; jobs.len()]);
+    let workers = options.jobs.clamp(1, jobs.len().max(1));
+    let threads_per_job = (Env::process().cores() / workers).max(1);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads_per_job).build();
+                // A panic never holds these locks (runs are isolated by `catch_unwind`), but
+                // a poisoned lock must not stop the other workers either.
+                let next = || queue.lock().unwrap_or_else(PoisonError::into_inner).pop_front();
+                while let Some((index, (exp, run))) = next() {
+                    let outcome = match (&pool, stop::requested()) {
+                        (_, Some(signal)) => {
+                            Outcome::Interrupted(format!("not started: stopped by {}", signal.name()))
+                        }
+                        (Ok(pool), None) => pool.install(|| run_one(exp, run, options, &progress)),
+                        (Err(err), None) => Outcome::Failed(format!("cannot start worker threads: {err}")),
+                    };
+                    let report = RunReport { experiment_name: run.config.experiment_name.clone(), outcome };
+                    reports.lock().unwrap_or_else(PoisonError::into_inner)[index] = Some(report);
+                }
+            });
+        }
+    });
+    progress.finish();
+    Ok(reports.into_inner().unwrap_or_else(PoisonError::into_inner).into_iter().flatten().collect())
 }
 
 /// Decide about, lock, and train one run. Errors become a failed outcome.
@@ -143,9 +163,16 @@ fn run_one(exp: &Experiment, run: &PlannedRun, options: &RunOptions, progress: &
     .unwrap_or_else(|panic| Err(anyhow::anyhow!("panicked: {}", panic_message(panic.as_ref()))));
     let outcome = match trained {
         Ok(result) => Outcome::Trained(result),
+        Err(err) if err.downcast_ref::<Stopped>().is_some() => {
+            let message = format!("{err:#}");
+            if let Err(mark_err) = mark(&dir, Status::Interrupted, None) {
+                run_progress.log(&format!("cannot record the interruption: {mark_err:#}"));
+            }
+            Outcome::Interrupted(message)
+        }
         Err(err) => {
             let message = failure_message(&err);
-            if let Err(mark_err) = mark_failed(&dir, &message) {
+            if let Err(mark_err) = mark(&dir, Status::Failed, Some(&message)) {
                 run_progress.log(&format!("cannot record the failure: {mark_err:#}"));
             }
             Outcome::Failed(message)
@@ -158,6 +185,7 @@ fn run_one(exp: &Experiment, run: &PlannedRun, options: &RunOptions, progress: &
         Outcome::Skipped(reason) => format!("skipped: {reason}"),
         Outcome::Stale(reason) => format!("stale: {reason}"),
         Outcome::Failed(err) => format!("failed: {err}"),
+        Outcome::Interrupted(message) => format!("interrupted: {message}"),
     };
     progress.finish_run(run_progress, &summary);
     drop(lock);
@@ -258,6 +286,7 @@ fn train_locked(
     dir.write_config(&run.resolved)?;
     // A damaged run.json is replaced (its start time is lost).
     let previous = dir.info().ok().flatten();
+    let slurm = Env::process().slurm_job();
     let mut info = RunInfo {
         status: Status::Running,
         error: None,
@@ -274,6 +303,10 @@ fn train_locked(
         finished_at: None,
         session_inputs: train::checkpoint_inputs(dir),
         deaths,
+        host: gethostname::gethostname().into_string().ok(),
+        slurm_job_id: slurm.as_ref().map(|job| job.job_id.clone()),
+        slurm_array_job_id: slurm.as_ref().and_then(|job| job.array_job_id.clone()),
+        slurm_array_task_id: slurm.and_then(|job| job.array_task_id),
     };
     dir.write_info(&info)?;
     let context =
@@ -286,11 +319,14 @@ fn train_locked(
     Ok(result)
 }
 
-fn mark_failed(dir: &RunDir, message: &str) -> Result<()> {
+/// Record that the run ended failed (with `error`) or interrupted.
+fn mark(dir: &RunDir, status: Status, error: Option<&str>) -> Result<()> {
     let Some(mut info) = dir.info()? else { return Ok(()) };
-    info.status = Status::Failed;
-    info.error = Some(message.to_string());
-    info.finished_at = Some(now());
+    info.status = status;
+    info.error = error.map(str::to_string);
+    if status == Status::Failed {
+        info.finished_at = Some(now());
+    }
     dir.write_info(&info)
 }
 

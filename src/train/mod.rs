@@ -6,6 +6,9 @@
 //! `validate_every` inputs (default: one epoch) and at the end it evaluates, appends a row
 //! to `metrics.csv` and saves a checkpoint; a resumed run continues from the checkpoint with
 //! the same data order, augmentation and random state as one that was never interrupted.
+//! A stop request (`crate::stop`) ends the loop at the next step boundary with a checkpoint
+//! there and the error [`Stopped`]; the random state is reseeded from the step count before
+//! every step, so any step boundary is as good a place to resume as a validation.
 
 pub mod checkpoint;
 pub mod evaluate;
@@ -32,6 +35,7 @@ use crate::model::{self, Model};
 use crate::probe;
 use crate::run::progress::RunProgress;
 use crate::rundir::{MetricsRow, RunDir, RunResult};
+use crate::stop::{self, Stopped};
 use checkpoint::TrainState;
 use evaluate::{Evaluation, evaluate};
 use schedule::Schedule;
@@ -64,6 +68,7 @@ struct RunData {
 }
 
 /// Train (or resume) the run to its budget; write metrics and checkpoints on the way.
+/// After a stop request: the error [`Stopped`], with a checkpoint at the last step.
 pub fn train_run(context: &TrainContext) -> Result<RunResult> {
     let config = &context.run.config;
     let dir = context.dir;
@@ -78,7 +83,6 @@ pub fn train_run(context: &TrainContext) -> Result<RunResult> {
     let mut state = TrainState::default();
     if let Some(restored) = checkpoint::load(dir, &model, &optimizer, |note| context.progress.log(note))? {
         (model, optimizer, state) = (restored.model, restored.optimizer, restored.state);
-        backend::seed(&device, random_state(config.seed, state.steps));
     }
     // The checkpoint's rows replace whatever a crash left in `metrics.csv` (rows past the
     // checkpoint, or a damaged file).
@@ -100,6 +104,7 @@ pub fn train_run(context: &TrainContext) -> Result<RunResult> {
             break;
         }
         let step_start = Instant::now();
+        backend::seed(&device, random_state(config.seed, state.steps));
         let n = batch.len();
         let classes = batch.targets.len() / n;
         let images = Tensor::<4>::from_data(TensorData::new(batch.images, batch.shape), &train_device);
@@ -150,12 +155,16 @@ pub fn train_run(context: &TrainContext) -> Result<RunResult> {
             state.elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
             checkpoint::save(dir, &model, &optimizer, &state)?;
             last_checkpoint = state.inputs;
-            // Reseeding at every checkpoint makes dropout after it the same whether or not
-            // the run was interrupted there.
-            backend::seed(&device, random_state(config.seed, state.steps));
         }
         if finished {
             break;
+        }
+        if let Some(signal) = stop::requested() {
+            if state.inputs != last_checkpoint {
+                state.elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
+                checkpoint::save(dir, &model, &optimizer, &state)?;
+            }
+            return Err(Stopped { signal, inputs: state.inputs }.into());
         }
     }
 

@@ -171,6 +171,10 @@ fn make_run(root: &Path, exp: &Experiment, run: &PlannedRun, fate: Fate) {
         finished_at: None,
         session_inputs: None,
         deaths: 0,
+        host: None,
+        slurm_job_id: None,
+        slurm_array_job_id: None,
+        slurm_array_task_id: None,
     })
     .unwrap();
     let metrics = rows(run.config.max_inputs, q, count);
