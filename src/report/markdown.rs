@@ -93,8 +93,31 @@ fn distinct(values: impl Iterator<Item = String>) -> String {
     seen.join(", ")
 }
 
+/// The most steps (minijinja instructions) a report template may take. The default template
+/// takes about 150 per table cell, so this allows tables of tens of thousands of rows.
+pub const TEMPLATE_FUEL: u64 = 50_000_000;
+
+/// The largest `--template` file read (a device or a FIFO is refused too).
+pub const MAX_TEMPLATE_BYTES: u64 = 1 << 20;
+
+/// Read a `--template` file: a regular file of at most [`MAX_TEMPLATE_BYTES`].
+pub fn read_template(path: &std::path::Path) -> Result<String> {
+    let metadata = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if !metadata.is_file() {
+        anyhow::bail!("{}: a template must be a regular file (not a folder, device or pipe)", path.display());
+    }
+    if metadata.len() > MAX_TEMPLATE_BYTES {
+        anyhow::bail!(
+            "{}: a template may have at most {} MiB: is this the right file?",
+            path.display(),
+            MAX_TEMPLATE_BYTES >> 20
+        );
+    }
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
 /// Render the report with `template` (jinja syntax; blocks trimmed like Jinja's
-/// `trim_blocks` and `lstrip_blocks`).
+/// `trim_blocks` and `lstrip_blocks`), within [`TEMPLATE_FUEL`] steps.
 pub fn render(
     template: &str,
     header: Header,
@@ -109,9 +132,13 @@ pub fn render(
         .keep_trailing_newline(true)
         .build()?;
     env.set_syntax(syntax);
+    env.set_fuel(Some(TEMPLATE_FUEL));
     env.add_template("report.md", template).context("the report template is not valid")?;
     let context = TemplateContext { header, columns: &table.columns, rows: &table.rows, plots, comparison };
-    env.get_template("report.md")?
-        .render(minijinja::value::Serde(&context))
-        .context("cannot render the report template")
+    env.get_template("report.md")?.render(minijinja::value::Serde(&context)).map_err(|err| match err.kind() {
+        minijinja::ErrorKind::OutOfFuel => anyhow::anyhow!(
+            "the report template took more than {TEMPLATE_FUEL} steps: does a loop never end?"
+        ),
+        _ => anyhow::Error::new(err).context("cannot render the report template"),
+    })
 }

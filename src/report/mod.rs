@@ -176,9 +176,7 @@ pub fn report(args: &ReportArgs) -> Result<()> {
         bail!("--out names one file: give one experiment file, or leave --out out");
     }
     let template = match &args.template {
-        Some(path) => {
-            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
-        }
+        Some(path) => markdown::read_template(path)?,
         None => markdown::DEFAULT_TEMPLATE.to_string(),
     };
     let options = ReportOptions {
