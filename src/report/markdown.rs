@@ -93,8 +93,8 @@ fn distinct(values: impl Iterator<Item = String>) -> String {
     seen.join(", ")
 }
 
-/// The most steps (minijinja instructions) a report template may take. The default template
-/// takes about 150 per table cell, so this allows tables of tens of thousands of rows.
+/// The most steps (minijinja instructions) a report template may take: a loop that never
+/// ends becomes an error instead of a hang.
 pub const TEMPLATE_FUEL: u64 = 50_000_000;
 
 /// The largest `--template` file read (a device or a FIFO is refused too).
