@@ -272,3 +272,29 @@ fn zero_jobs_is_an_error() {
         text(&output)
     );
 }
+
+#[test]
+fn a_checkpoint_of_an_earlier_expgrid_resumes_to_the_same_numbers() {
+    let ws = Workspace::new(&tiny_file(""));
+    let output = ws.command(&[]).env(FAULT, "abort-at-input:110").output().unwrap();
+    assert_eq!(output.status.signal(), Some(6), "aborted (SIGABRT): {}", text(&output));
+    // Rewrite the checkpoint as expgrid wrote it before checksums: `state.json` is the bare
+    // state (no rows, no probe, no checksums), and there is no fallback folder.
+    let dir = ws.run_dir(TINY_RUN);
+    let state_path = dir.checkpoint_dir().join("state.json");
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+    let mut state = file["state"].clone();
+    for key in ["rows", "probe_samples", "probe_seconds"] {
+        state.as_object_mut().unwrap().remove(key);
+    }
+    std::fs::write(&state_path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(dir.previous_checkpoint_dir());
+    assert_eq!(checkpoint_inputs(&dir), Some(100));
+
+    let output = ws.run(&[]);
+    let out = text(&output);
+    assert!(output.status.success(), "{out}");
+    assert!(out.contains("written by an earlier expgrid (no checksums): loading it unverified"), "{out}");
+    assert_eq!(ws.final_numbers(TINY_RUN), undisturbed().final_numbers(TINY_RUN));
+}

@@ -5,6 +5,10 @@
 //! flushed, the previous checkpoint moves aside to `checkpoint.prev/`, and the new folder is
 //! renamed to `checkpoint/`. Loading takes `checkpoint/` when it is complete and its checksums
 //! match, else `checkpoint.prev/` (saying why); never the files of two checkpoints mixed.
+//!
+//! A checkpoint of expgrid before checksums (`state.json` holding the bare state, the rows in
+//! `metrics.csv`) is still loaded, unverified, so that runs trained by it resume; the next
+//! save writes the checked form.
 
 use std::io::Write;
 use std::path::Path;
@@ -44,9 +48,12 @@ pub struct TrainState {
     /// Inputs at the last validation.
     pub last_validation: u64,
     /// Every validation so far: `metrics.csv` is rebuilt from these.
+    #[serde(default)]
     pub rows: Vec<MetricsRow>,
     /// The last probe: training embeddings it was fitted on, and its seconds.
+    #[serde(default)]
     pub probe_samples: Option<usize>,
+    #[serde(default)]
     pub probe_seconds: Option<f64>,
 }
 
@@ -104,6 +111,13 @@ pub fn load(
     optimizer: &ModuleOptimizer,
     note: impl Fn(&str),
 ) -> Result<Option<Restored>> {
+    if let Some(state) = read_legacy_state(&dir.checkpoint_dir()) {
+        note("the checkpoint was written by an earlier expgrid (no checksums): loading it unverified");
+        let mut restored = load_files(&dir.checkpoint_dir(), model.clone(), optimizer.clone(), None)?;
+        let rows = dir.metrics()?.into_iter().filter(|row| row.inputs <= state.inputs).collect();
+        restored.state = TrainState { rows, ..state };
+        return Ok(Some(restored));
+    }
     let mut problems = Vec::new();
     for folder in [dir.checkpoint_dir(), dir.previous_checkpoint_dir()] {
         if !folder.exists() {
@@ -135,10 +149,12 @@ pub fn load(
 
 /// The state of the newest checkpoint whose `state.json` reads (its other files unchecked).
 pub fn read_state(dir: &RunDir) -> Option<TrainState> {
-    [dir.checkpoint_dir(), dir.previous_checkpoint_dir()]
-        .into_iter()
-        .find_map(|folder| read_state_file(&folder).ok())
-        .map(|file| file.state)
+    read_legacy_state(&dir.checkpoint_dir()).or_else(|| {
+        [dir.checkpoint_dir(), dir.previous_checkpoint_dir()]
+            .into_iter()
+            .find_map(|folder| read_state_file(&folder).ok())
+            .map(|file| file.state)
+    })
 }
 
 fn read_state_file(folder: &Path) -> Result<StateFile> {
@@ -147,25 +163,50 @@ fn read_state_file(folder: &Path) -> Result<StateFile> {
     serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))
 }
 
+/// The state of an earlier expgrid's checkpoint: `state.json` that reads as a bare
+/// [`TrainState`] (no checksums); `None` for the checked form or no checkpoint.
+fn read_legacy_state(folder: &Path) -> Option<TrainState> {
+    let text = std::fs::read_to_string(folder.join(STATE_FILE)).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    if value.get("model_sha256").is_some() {
+        return None;
+    }
+    serde_json::from_value(value).ok()
+}
+
 fn load_folder(folder: &Path, model: Model, optimizer: ModuleOptimizer) -> Result<Restored> {
     let file = read_state_file(folder)?;
-    let read = |name: &str, sha256: &str| -> Result<Bytes> {
+    let mut restored =
+        load_files(folder, model, optimizer, Some((&file.model_sha256, &file.optimizer_sha256)))?;
+    restored.state = file.state;
+    Ok(restored)
+}
+
+/// The model and optimizer files of `folder`, checked against `sha256` (model, optimizer)
+/// when given; the state is left at its default.
+fn load_files(
+    folder: &Path,
+    model: Model,
+    optimizer: ModuleOptimizer,
+    sha256: Option<(&str, &str)>,
+) -> Result<Restored> {
+    let read = |name: &str, expected: Option<&str>| -> Result<Bytes> {
         let path = folder.join(name);
         let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        if sha256_hex(&bytes) != sha256 {
+        if expected.is_some_and(|sum| sha256_hex(&bytes) != sum) {
             bail!("{} is damaged (its checksum differs from the one in {STATE_FILE})", path.display());
         }
         Ok(Bytes::from_bytes_vec(bytes))
     };
     let damaged =
         |name: &str, err: String| anyhow::anyhow!("{} is damaged ({err})", folder.join(name).display());
-    let record = ModuleRecord::from_bytes(read(MODEL_FILE, &file.model_sha256)?)
+    let record = ModuleRecord::from_bytes(read(MODEL_FILE, sha256.map(|(model, _)| model))?)
         .map_err(|e| damaged(MODEL_FILE, format!("{e:?}")))?;
     let model = model.try_load_record(record).map_err(|e| damaged(MODEL_FILE, format!("{e:?}")))?;
     let optimizer = optimizer
-        .from_bytes(read(OPTIMIZER_FILE, &file.optimizer_sha256)?)
+        .from_bytes(read(OPTIMIZER_FILE, sha256.map(|(_, optimizer)| optimizer))?)
         .map_err(|e| damaged(OPTIMIZER_FILE, format!("{e:?}")))?;
-    Ok(Restored { model, optimizer, state: file.state })
+    Ok(Restored { model, optimizer, state: TrainState::default() })
 }
 
 /// Create `path` with `bytes`, flushed to the disk.
