@@ -195,8 +195,19 @@ fn parse_globals(node: Option<&Node>, matrix: &Matrix) -> Result<Vec<(String, No
     Ok(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
+/// Does a run's matrix value equal `value` as written in `report.baseline` (numbers by value:
+/// `0` matches `0.0`)?
+pub fn matrix_value_is(node: &Node, value: &serde_json::Value) -> bool {
+    let own = serde_json::to_value(node).unwrap_or_default();
+    match (own.as_f64(), value.as_f64()) {
+        (Some(a), Some(b)) => a == b,
+        _ => &own == value,
+    }
+}
+
 /// `report.group_over`, `report.trends[].x` and `.series` must be matrix keys, `.y` a
-/// metric (`seed` may be grouped over without being a matrix key: the default).
+/// metric (`seed` may be grouped over without being a matrix key: the default);
+/// `report.baseline` must name matrix keys outside `group_over` and values a planned run has.
 fn report_key_errors(runs: &[PlannedRun], matrix_keys: &[String], body: &Node) -> Vec<ConfigError> {
     use crate::report::collect::Metric;
     let Some(report) = runs.first().map(|run| &run.config.report) else {
@@ -227,6 +238,11 @@ fn report_key_errors(runs: &[PlannedRun], matrix_keys: &[String], body: &Node) -
             key(format!("report.group_over[{i}]"), name);
         }
     }
+    if let Some(baseline) = &report.baseline {
+        for name in baseline.keys() {
+            key(format!("report.baseline.{name}"), name);
+        }
+    }
     for (i, trend) in report.trends.iter().enumerate() {
         key(format!("report.trends[{i}].x"), &trend.x);
         if let Some(series) = &trend.series {
@@ -240,6 +256,41 @@ fn report_key_errors(runs: &[PlannedRun], matrix_keys: &[String], body: &Node) -
                 ConfigError::at(at.clone(), format!("`{}` is not a metric", trend.y))
                     .key(format!("report.trends[{i}].y"))
                     .hint(error::suggestion(&trend.y, &ids)),
+            );
+        }
+    }
+    if let Some(baseline) = &report.baseline {
+        let text = |(k, v): (&String, &serde_json::Value)| match v {
+            serde_json::Value::String(s) => format!("{k}={s}"),
+            other => format!("{k}={other}"),
+        };
+        let label = baseline.iter().map(text).collect::<Vec<_>>().join(", ");
+        let grouped = baseline.keys().find(|k| report.group_over.contains(k));
+        let matched = runs.iter().any(|run| {
+            baseline.iter().all(|(k, v)| run.values.get(k).is_some_and(|node| matrix_value_is(node, v)))
+        });
+        if baseline.is_empty() {
+            errors.push(
+                ConfigError::at(at.clone(), "the baseline names no matrix value")
+                    .key("report.baseline")
+                    .hint("write e.g. `baseline: {alpha: 0.0}`"),
+            );
+        } else if let Some(name) = grouped {
+            errors.push(
+                ConfigError::at(
+                    at.clone(),
+                    format!(
+                        "`{name}` is in report.group_over, so its runs are repeats of one row, not a baseline"
+                    ),
+                )
+                .key(format!("report.baseline.{name}"))
+                .hint("name a key that tells rows apart"),
+            );
+        } else if baseline.keys().all(|k| matrix_keys.contains(k)) && !matched {
+            errors.push(
+                ConfigError::at(at.clone(), format!("no planned run has {label}"))
+                    .key("report.baseline")
+                    .hint("the baseline's values must be those of planned runs (`expgrid plan FILE` lists them)"),
             );
         }
     }

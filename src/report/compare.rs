@@ -123,12 +123,7 @@ fn matches(record: &RunRecord, spec: &BaselineSpec) -> bool {
 
 /// Does the run's matrix value of `key` equal `value` (numbers by value: `0` matches `0.0`)?
 fn same(record: &RunRecord, key: &str, value: &Value) -> bool {
-    let Some(node) = record.planned.values.get(key) else { return false };
-    let own = serde_json::to_value(node).unwrap_or_default();
-    match (own.as_f64(), value.as_f64()) {
-        (Some(a), Some(b)) => a == b,
-        _ => &own == value,
-    }
+    record.planned.values.get(key).is_some_and(|node| crate::config::matrix_value_is(node, value))
 }
 
 /// Parse `--baseline alpha=0.0,opt=SGD` (values as JSON when they parse, else text).
