@@ -271,6 +271,8 @@ fn slurm(experiments: &[Experiment], args: SlurmArgs) -> anyhow::Result<()> {
         runs_dir: args.runs_dir,
         data_dir: args.data_dir,
         device: args.device,
+        max_combinations: (args.limits.max_combinations != Limits::DEFAULT_MAX_COMBINATIONS)
+            .then_some(args.limits.max_combinations),
     };
     let max_array_size = args.max_array_size.unwrap_or_else(submit::max_array_size);
     let mut notes = Vec::new();

@@ -124,3 +124,13 @@ fn nothing_to_submit_and_bad_slurm_keys_are_clear() {
         "error: slurm time `1:00\\n#SBATCH --x` contains a line break or control character; give it on one line\n"
     );
 }
+
+#[test]
+fn a_raised_combination_limit_reaches_every_task() {
+    let ws = Workspace::new(&[("tiny.yml", TINY)]);
+    let (script, _) = dry_run(&ws, &["tiny.yml", "--max-combinations", "200000"]);
+    let exec = script.lines().find(|line| line.starts_with("exec ")).unwrap();
+    assert!(exec.ends_with(" --max-combinations 200000"), "{exec}");
+    let (script, _) = dry_run(&ws, &["tiny.yml"]);
+    assert!(!script.contains("--max-combinations"), "the default limit is not written: {script}");
+}

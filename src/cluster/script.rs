@@ -38,6 +38,8 @@ pub struct ScriptContext {
     pub log_dir: PathBuf,
     pub data_dir: Option<PathBuf>,
     pub device: String,
+    /// `--max-combinations`, when not the default.
+    pub max_combinations: Option<usize>,
     pub job_name: String,
 }
 
@@ -120,6 +122,9 @@ pub fn script(settings: &SlurmSpec, tasks: &[TaskRun], context: &ScriptContext) 
     );
     if let Some(data_dir) = &context.data_dir {
         write!(command, " --data-dir {}", quote_path(data_dir)?)?;
+    }
+    if let Some(max) = context.max_combinations {
+        write!(command, " --max-combinations {max}")?;
     }
     writeln!(text, "{command}")?;
     Ok(text)

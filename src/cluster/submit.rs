@@ -24,6 +24,8 @@ pub struct SlurmOptions {
     pub runs_dir: PathBuf,
     pub data_dir: Option<PathBuf>,
     pub device: String,
+    /// `--max-combinations` for every task, when the submission raised the limit.
+    pub max_combinations: Option<usize>,
 }
 
 /// One submission: its script and runs.
@@ -75,6 +77,7 @@ pub fn plan_submissions(
         log_dir: log_dir(&options.runs_dir),
         data_dir: options.data_dir.clone(),
         device: options.device.clone(),
+        max_combinations: options.max_combinations,
         job_name: job_name(experiments),
     };
     let mut submissions = Vec::new();
