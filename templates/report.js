@@ -478,6 +478,33 @@ function runDetails(run) {
     el("pre", {}, run.config));
 }
 
+// ---------------------------------------------------------------- differences to the baseline
+
+/** The markdown report's comparison table; a difference whose interval excludes 0 is bold. */
+function comparison() {
+  const c = state.data.comparison;
+  if (!c) return null;
+  const tested = c.compared - c.single;
+  const verdict = c.compared === 0 ? "No row and its baseline have finished runs yet."
+    : tested > 0 && c.significant === 0 ? "No difference is significant at this budget: every 95 % interval contains 0."
+    : tested > 0 ? `${c.significant} of ${tested} differences have a 95 % interval that excludes 0.`
+    : "";
+  const cell = (text, i) => {
+    const bold = text.startsWith("**") && text.endsWith("**");
+    const shown = bold ? el("strong", {}, text.slice(2, -2)) : text;
+    return el("td", { class: i >= 2 && i <= 4 ? "num" : null }, shown);
+  };
+  return el("div", { id: "comparison" },
+    el("p", {}, `Each row against the row where ${c.baseline}`,
+      c.within.length ? ` with the same ${c.within.join(", ")}` : "",
+      ": row − baseline with its 95 % interval and p-value (paired t-test when both rows ran the same seeds, else Welch's). Bold: the interval excludes 0."),
+    verdict ? el("p", {}, verdict) : null,
+    c.single ? el("p", { class: "muted" }, `${c.single} of ${c.compared} differences come from a single run on a side (n = 1): no interval, no p-value.`) : null,
+    c.rows.length ? el("table", {},
+      el("thead", {}, el("tr", {}, c.columns.map((h) => el("th", {}, h)))),
+      el("tbody", {}, c.rows.map((row) => el("tr", {}, row.map(cell))))) : null);
+}
+
 // ---------------------------------------------------------------- the page
 
 function render() {
@@ -494,6 +521,8 @@ function render() {
     el("h2", {}, "Results"),
     filters(),
     runTable(rows),
+    state.data.comparison ? el("h2", {}, "Differences to the baseline " + state.data.comparison.baseline) : null,
+    comparison(),
     el("h2", {}, "Learning curves"),
     curves(rows),
     state.data.keys.some((k) => k.values.length > 1) ? el("h2", {}, "Trends") : null,

@@ -130,6 +130,7 @@ probe: {samples: 200}
 model: {encoder: conv, channels: ['${width}'], stride: 2, code_size: 16, classes: 10}
 report:
   trends: [{x: width, y: accuracy_argmax}]
+  baseline: {width: 4}
 ";
 
 #[test]
@@ -157,6 +158,10 @@ fn the_report_of_a_real_run_works_in_chromium() {
     assert_eq!(points, 3, "validations at 400, 800 and 1,200 inputs");
     assert_eq!(browser.eval("document.querySelectorAll('#trend-0 .errorbar').length"), 2, "the file's trend");
     assert_eq!(browser.eval("document.querySelectorAll('#parallel polyline.pc-line').length"), 2);
+    // width=16 against the baseline width=4: one line per quality metric, as in markdown.
+    assert_eq!(browser.eval("document.querySelectorAll('#comparison tbody tr').length"), 4);
+    let first = browser.eval("document.querySelector('#comparison tbody td').textContent");
+    assert!(first.as_str().unwrap().starts_with("width=16"), "{first}");
 
     // Hovering a curve shows the numbers.
     browser.eval(

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::Stamp;
 use super::collect::{Better, Collected, GroupValue, Metric, RunRecord};
+use super::compare::{Baselines, Comparison, ComparisonTable};
 use super::markdown::Header;
 use super::plot::{CURVES, Point, curve};
 use super::table::{Column, Table, TableOptions};
@@ -40,6 +41,8 @@ pub struct PageData {
     pub curve_titles: Vec<&'static str>,
     /// The experiment file's `report: trends`.
     pub trends: Vec<TrendSpec>,
+    /// With `report: baseline`: every row's differences to its baseline, as in markdown.
+    pub comparison: Option<ComparisonTable>,
     /// Set by `expgrid serve`: the URL the page polls for fresh data.
     pub poll: Option<String>,
 }
@@ -115,6 +118,9 @@ impl PageData {
     /// The page's data for `collected`, its table built with `options`.
     pub fn new(collected: &Collected, options: &TableOptions, stamp: &Stamp) -> Result<PageData> {
         let table = Table::build(collected, options)?;
+        let order: Vec<usize> = table.rows.iter().map(|row| row.group).collect();
+        let comparison = Baselines::from_config(collected)?
+            .map(|baselines| Comparison::new(collected, baselines).table(collected, &order));
         let rows = table.rows.iter().map(|row| page_row(collected, row)).collect();
         let validation_fields = collected
             .records
@@ -133,6 +139,7 @@ impl PageData {
             validation_fields,
             curve_titles: CURVES.iter().map(|(title, _)| *title).collect(),
             trends: trends(collected)?,
+            comparison,
             poll: None,
         })
     }
