@@ -107,26 +107,21 @@ fn report_draws_the_trends_the_file_asks_for() {
 fn a_template_is_bounded_in_steps_and_size() {
     let fixture = sweep();
     let dir = fixture.dir.path();
+    let report_with = |template: &str| {
+        let args = ["report", "sweep.yml", "--template", template, "--out", "-"];
+        let output =
+            Command::new(env!("CARGO_BIN_EXE_expgrid")).args(args).current_dir(dir).output().unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
     let endless = "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}";
     std::fs::write(dir.join("endless.j2"), endless).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_expgrid"))
-        .args(["report", "sweep.yml", "--template", "endless.j2", "--out", "-"])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
     assert_eq!(
-        String::from_utf8_lossy(&output.stderr),
+        report_with("endless.j2"),
         "error: the report template took more than 50000000 steps: does a loop never end?\n"
     );
-    let output = Command::new(env!("CARGO_BIN_EXE_expgrid"))
-        .args(["report", "sweep.yml", "--template", "/dev/zero"])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
     assert_eq!(
-        String::from_utf8_lossy(&output.stderr),
+        report_with("/dev/zero"),
         "error: /dev/zero: a template must be a regular file (not a folder, device or pipe)\n"
     );
 }
