@@ -1,13 +1,16 @@
 //! `cargo bench --bench data`: loading time of the real Fashion-MNIST training set and
 //! images per second of augmentation on one core. Prints numbers; no harness needed.
-//! Needs the shared data folder (`../shared/data` next to the repo or `/work/shared/data`),
+//! Needs the shared data folder (`../shared/data` next to the repo, or `EXPGRID_DATA`),
 //! or `EXPGRID_DATA` pointing at a folder with `fashion-mnist/`.
 //!
 //! With `--json` (run the built executable directly) it prints only what `bench/compare.py`
 //! reads: the time per image of a training batch of 64 with `trivial_augment_wide`
 //! (`per_sample`) on one core, as the training stream's background thread builds it.
 
-use std::path::{Path, PathBuf};
+#[path = "../tests/shared_data/mod.rs"]
+mod shared_data;
+
+use std::path::PathBuf;
 use std::time::Instant;
 
 use expgrid::config::schema::{AugmentMode, DatasetName, DatasetSpec, Split, TransformSpec};
@@ -20,8 +23,7 @@ fn data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("EXPGRID_DATA") {
         return PathBuf::from(dir);
     }
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    if beside.join("fashion-mnist").is_dir() { beside } else { PathBuf::from("/work/shared/data") }
+    shared_data::data_dir()
 }
 
 /// Runs `work` (which handles `per_call` images) for about `seconds`; returns images/s.

@@ -1,6 +1,8 @@
 //! The experiment-file rules: matrix expansion, filter, placeholders, slugs, ids,
 //! `$extends`, YAML-1.1 numbers, seeds.
 
+mod shared_data;
+
 use std::path::{Path, PathBuf};
 
 use expgrid::config::schema::{EncoderSpec, OptimizerSpec, SchedulerSpec, TransformSpec};
@@ -381,8 +383,7 @@ fn the_class_sizes_check_uses_are_the_data_files() {
     use expgrid::config::schema::{DatasetName, DatasetSpec, Split};
     use expgrid::data::dataset::class_sizes;
     use expgrid::data::{DataSource, Dataset};
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    let data = if beside.join("mnist").is_dir() { beside } else { PathBuf::from("/work/shared/data") };
+    let data = shared_data::data_dir();
     for dataset in [DatasetName::Mnist, DatasetName::Fmnist] {
         for split in [Split::Train, Split::Test] {
             let spec = DatasetSpec { dataset, split, shape: [1, 28, 28], limit: None };

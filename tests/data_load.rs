@@ -2,6 +2,9 @@
 //! CIFAR parsers on small files written here, and every error path. No test touches the
 //! network: every `DataSource` here has downloads off.
 
+mod shared_data;
+
+use shared_data::data_dir;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -10,12 +13,6 @@ use expgrid::config::schema::{DatasetName, DatasetSpec, Split};
 use expgrid::data::{DataError, DataSource, Dataset, cifar, idx};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-
-/// The shared data folder: `../shared/data` next to the repository, else `/work/shared/data`.
-fn shared_data() -> PathBuf {
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    if beside.join("fashion-mnist").is_dir() { beside } else { PathBuf::from("/work/shared/data") }
-}
 
 fn spec(dataset: DatasetName, split: Split, shape: [usize; 3], limit: Option<usize>) -> DatasetSpec {
     DatasetSpec { dataset, split, shape, limit }
@@ -57,9 +54,9 @@ fn gzip(content: &[u8]) -> Vec<u8> {
 #[test]
 fn real_fashion_mnist_has_6000_train_and_1000_test_images_per_class() {
     let started = Instant::now();
-    let train = load(DatasetName::Fmnist, Split::Train, [1, 28, 28], None, vec![shared_data()]).unwrap();
+    let train = load(DatasetName::Fmnist, Split::Train, [1, 28, 28], None, vec![data_dir()]).unwrap();
     let train_seconds = started.elapsed().as_secs_f64();
-    let test = load(DatasetName::Fmnist, Split::Test, [1, 28, 28], None, vec![shared_data()]).unwrap();
+    let test = load(DatasetName::Fmnist, Split::Test, [1, 28, 28], None, vec![data_dir()]).unwrap();
     println!("fmnist train loaded and verified in {train_seconds:.3} s");
     assert_eq!(train.len(), 60_000);
     assert_eq!(train.class_counts(), vec![6_000; 10]);
@@ -71,8 +68,8 @@ fn real_fashion_mnist_has_6000_train_and_1000_test_images_per_class() {
 
 #[test]
 fn real_mnist_loads() {
-    let train = load(DatasetName::Mnist, Split::Train, [1, 28, 28], None, vec![shared_data()]).unwrap();
-    let test = load(DatasetName::Mnist, Split::Test, [1, 28, 28], None, vec![shared_data()]).unwrap();
+    let train = load(DatasetName::Mnist, Split::Train, [1, 28, 28], None, vec![data_dir()]).unwrap();
+    let test = load(DatasetName::Mnist, Split::Test, [1, 28, 28], None, vec![data_dir()]).unwrap();
     assert_eq!((train.len(), test.len()), (60_000, 10_000));
     assert_eq!(train.class_counts().iter().sum::<usize>(), 60_000);
     assert_eq!(train.label(0), 5, "the first MNIST training digit is a 5");
@@ -81,7 +78,7 @@ fn real_mnist_loads() {
 
 #[test]
 fn grey_images_repeat_to_three_channels_and_limit_is_class_balanced() {
-    let dirs = vec![shared_data()];
+    let dirs = vec![data_dir()];
     let grey = load(DatasetName::Fmnist, Split::Test, [1, 28, 28], Some(1005), dirs.clone()).unwrap();
     let rgb = load(DatasetName::Fmnist, Split::Test, [3, 28, 28], Some(1005), dirs.clone()).unwrap();
     assert_eq!(grey.len(), 1005);
@@ -177,7 +174,7 @@ fn fmnist_copy(root: &Path, broken_file: &str, broken: Vec<u8>) {
     std::fs::create_dir_all(&folder).unwrap();
     for file in ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
         if file != broken_file {
-            std::fs::copy(shared_data().join("fashion-mnist").join(file), folder.join(file)).unwrap();
+            std::fs::copy(data_dir().join("fashion-mnist").join(file), folder.join(file)).unwrap();
         }
     }
     std::fs::write(folder.join(broken_file), broken).unwrap();
@@ -190,7 +187,7 @@ fn fmnist_test_error(root: &Path) -> String {
 #[test]
 fn a_changed_pixel_fails_the_checksum() {
     let dir = tempfile::tempdir().unwrap();
-    let mut content = gunzip(&shared_data().join("fashion-mnist/t10k-images-idx3-ubyte.gz"));
+    let mut content = gunzip(&data_dir().join("fashion-mnist/t10k-images-idx3-ubyte.gz"));
     content[5_000] ^= 0x40;
     fmnist_copy(dir.path(), "t10k-images-idx3-ubyte.gz", gzip(&content));
     let message = fmnist_test_error(dir.path());
@@ -204,7 +201,7 @@ fn a_changed_pixel_fails_the_checksum() {
 #[test]
 fn a_recompressed_copy_passes_and_plain_files_are_accepted() {
     let dir = tempfile::tempdir().unwrap();
-    let labels = gunzip(&shared_data().join("fashion-mnist/t10k-labels-idx1-ubyte.gz"));
+    let labels = gunzip(&data_dir().join("fashion-mnist/t10k-labels-idx1-ubyte.gz"));
     fmnist_copy(dir.path(), "t10k-labels-idx1-ubyte.gz", gzip(&labels));
     assert_eq!(
         load(DatasetName::Fmnist, Split::Test, [1, 28, 28], None, vec![dir.path().into()]).unwrap().len(),
@@ -213,7 +210,7 @@ fn a_recompressed_copy_passes_and_plain_files_are_accepted() {
     let plain = tempfile::tempdir().unwrap();
     // Files directly in an explicit folder, the labels uncompressed.
     let images = "t10k-images-idx3-ubyte.gz";
-    std::fs::copy(shared_data().join("fashion-mnist").join(images), plain.path().join(images)).unwrap();
+    std::fs::copy(data_dir().join("fashion-mnist").join(images), plain.path().join(images)).unwrap();
     std::fs::write(plain.path().join("t10k-labels-idx1-ubyte"), labels).unwrap();
     assert_eq!(
         load(DatasetName::Fmnist, Split::Test, [1, 28, 28], None, vec![plain.path().into()]).unwrap().len(),
@@ -224,7 +221,7 @@ fn a_recompressed_copy_passes_and_plain_files_are_accepted() {
 #[test]
 fn a_truncated_gzip_file_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let raw = std::fs::read(shared_data().join("fashion-mnist/t10k-labels-idx1-ubyte.gz")).unwrap();
+    let raw = std::fs::read(data_dir().join("fashion-mnist/t10k-labels-idx1-ubyte.gz")).unwrap();
     fmnist_copy(dir.path(), "t10k-labels-idx1-ubyte.gz", raw[..raw.len() / 2].to_vec());
     let message = fmnist_test_error(dir.path());
     assert!(
@@ -236,7 +233,7 @@ fn a_truncated_gzip_file_is_an_error() {
 
 #[test]
 fn wrong_magic_truncated_idx_and_swapped_data_sets_are_errors() {
-    let labels = gunzip(&shared_data().join("fashion-mnist/t10k-labels-idx1-ubyte.gz"));
+    let labels = gunzip(&data_dir().join("fashion-mnist/t10k-labels-idx1-ubyte.gz"));
     let dir = tempfile::tempdir().unwrap();
     fmnist_copy(dir.path(), "t10k-images-idx3-ubyte.gz", gzip(&labels));
     assert!(fmnist_test_error(dir.path()).contains("IDX magic number is 2049, expected 2051"));
@@ -246,7 +243,7 @@ fn wrong_magic_truncated_idx_and_swapped_data_sets_are_errors() {
     assert!(fmnist_test_error(dir.path()).contains("10000 bytes of data but the file has 8992"));
 
     let dir = tempfile::tempdir().unwrap();
-    let mnist_labels = std::fs::read(shared_data().join("mnist/t10k-labels-idx1-ubyte.gz")).unwrap();
+    let mnist_labels = std::fs::read(data_dir().join("mnist/t10k-labels-idx1-ubyte.gz")).unwrap();
     fmnist_copy(dir.path(), "t10k-labels-idx1-ubyte.gz", mnist_labels);
     let message = fmnist_test_error(dir.path());
     assert!(
@@ -359,7 +356,7 @@ fn cache_and_system_folders_are_searched_by_sub_folder() {
         let folder = dir.path().join("root/fashion-mnist");
         std::fs::create_dir_all(&folder).unwrap();
         for file in ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
-            std::fs::copy(shared_data().join("fashion-mnist").join(file), folder.join(file)).unwrap();
+            std::fs::copy(data_dir().join("fashion-mnist").join(file), folder.join(file)).unwrap();
         }
         let root = dir.path().join("root");
         let source = DataSource {

@@ -1,15 +1,12 @@
 //! `report.baseline` on real runs: a tiny softmaxᵀ(V) α-grid (α = 0 and 1, two seeds) trained
 //! on real FMNIST from `../shared/data`, then `expgrid report` and `expgrid plot --baseline`.
 
-use std::path::{Path, PathBuf};
+mod shared_data;
+
+use shared_data::data_dir;
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Instant;
-
-/// The shared data folder (`../shared/data` from the repository root).
-fn data_dir() -> PathBuf {
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    if beside.is_dir() { beside } else { PathBuf::from("/work/shared/data") }
-}
 
 const GRID: &str = "
 matrix:

@@ -4,7 +4,9 @@
 
 mod browser;
 mod report_fixture;
+mod shared_data;
 
+use shared_data::data_dir;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -104,12 +106,6 @@ fn a_damaged_run_file_shows_that_run_as_damaged_and_the_others_as_they_are() {
     let error = damaged[0]["error"].as_str().unwrap();
     assert!(error.contains("lr-0.001_width-16_seed-2/metrics.csv is damaged"), "{error}");
     assert_eq!(runs.iter().filter(|r| r["state"] == "done").count(), 4, "the other done runs: {runs:?}");
-}
-
-/// The data folder beside the repository (as tests/run_cli.rs finds it).
-fn data_dir() -> PathBuf {
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    if beside.is_dir() { beside } else { PathBuf::from("/work/shared/data") }
 }
 
 /// Two widths x two seeds of a tiny conv net on FMNIST subsets: seconds of training.

@@ -3,9 +3,11 @@
 
 mod browser;
 mod report_fixture;
+mod shared_data;
 
+use shared_data::data_dir;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -99,11 +101,6 @@ fn serve_answers_from_the_run_folders_and_survives_a_damaged_file() {
         server.get("data.json?file=1"),
         (404, "text/plain; charset=utf-8".into(), "no such file: use file=0 to file=0\n".into())
     );
-}
-
-fn data_dir() -> PathBuf {
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    if beside.is_dir() { beside } else { PathBuf::from("/work/shared/data") }
 }
 
 /// One run that validates every 400 inputs: a new metrics row every second or two.

@@ -3,16 +3,14 @@
 
 #![allow(dead_code)] // each test file uses part of it
 
+#[path = "../shared_data/mod.rs"]
+mod shared_data;
+pub use shared_data::data_dir;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use expgrid::rundir::{MetricsRow, RunDir, RunResult};
-
-/// The shared data folder (`../shared/data` from the repository root).
-pub fn data_dir() -> PathBuf {
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    if beside.is_dir() { beside } else { PathBuf::from("/work/shared/data") }
-}
 
 /// A small run: the conv encoder on class-balanced FMNIST subsets.
 pub fn small_file(extra: &str) -> String {
