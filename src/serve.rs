@@ -8,9 +8,10 @@
 //! | `/data.json?file=N` | the page's data, read afresh from the run folders; the page polls it |
 //!
 //! The server only reads: run folders are written atomically by `expgrid run`, so a read
-//! sees a whole file or the previous one. A file that cannot be read (damaged, or half
-//! written by another tool) makes `data.json` answer `{"error": ...}`: the page keeps the
-//! numbers it has and shows the error until the next refresh succeeds.
+//! sees a whole file or the previous one. A run file that cannot be read (damaged, or half
+//! written by another tool) shows that run as damaged, as the report does; an experiment
+//! file that no longer loads makes `data.json` answer `{"error": ...}`, and the page keeps
+//! the numbers it has and shows the error until the next refresh succeeds.
 
 use std::io::Write;
 use std::path::PathBuf;
