@@ -41,15 +41,8 @@ enum Command {
         /// Experiment files (YAML).
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Root folder of the run folders.
-        #[arg(long, default_value = "runs")]
-        runs_dir: PathBuf,
-        /// Folder searched first for data sets (also: environment variable EXPGRID_DATA).
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// Compute device: `cpu` (default backend); with the `tch` feature also `cuda`, `cuda:N`.
-        #[arg(long, default_value = expgrid::backend::DEFAULT_DEVICE)]
-        device: String,
+        #[command(flatten)]
+        training: TrainingArgs,
         /// Train this many runs at once; the cores are divided between them.
         #[arg(short = 'j', long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
         jobs: u16,
@@ -155,17 +148,25 @@ struct SlurmArgs {
     /// split into several submissions.
     #[arg(long)]
     max_array_size: Option<usize>,
+    /// Where every task's `expgrid run` trains (passed on to it).
+    #[command(flatten)]
+    training: TrainingArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Where runs train: `expgrid run`'s, and what `expgrid slurm` passes on to every task.
+#[derive(clap::Args)]
+struct TrainingArgs {
     /// Root folder of the run folders.
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
-    /// `--data-dir` for every task's `expgrid run`.
+    /// Folder searched first for data sets (also: environment variable EXPGRID_DATA).
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// `--device` for every task's `expgrid run`.
+    /// Compute device: `cpu` (default backend); with the `tch` feature also `cuda`, `cuda:N`.
     #[arg(long, default_value = expgrid::backend::DEFAULT_DEVICE)]
     device: String,
-    #[command(flatten)]
-    limits: LimitArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -189,9 +190,7 @@ fn main() -> ExitCode {
         },
         Command::Run {
             files,
-            runs_dir,
-            data_dir,
-            device,
+            training: TrainingArgs { runs_dir, data_dir, device },
             jobs,
             reset,
             only,
@@ -268,9 +267,9 @@ fn slurm(experiments: &[Experiment], args: SlurmArgs) -> anyhow::Result<()> {
     };
     let options = submit::SlurmOptions {
         settings,
-        runs_dir: args.runs_dir,
-        data_dir: args.data_dir,
-        device: args.device,
+        runs_dir: args.training.runs_dir,
+        data_dir: args.training.data_dir,
+        device: args.training.device,
         max_combinations: (args.limits.max_combinations != Limits::DEFAULT_MAX_COMBINATIONS)
             .then_some(args.limits.max_combinations),
     };

@@ -265,7 +265,8 @@ impl Matrix {
 }
 
 impl Sample {
-    /// Read `$sample: {n: 20, seed: 0}` (`seed` defaults to 0).
+    /// Read `$sample: {n: 20, seed: 0}` (`seed` defaults to 0). By hand rather than through
+    /// `de::from_node`: its generic messages ("expected a nonzero usize") say less than these.
     fn parse(node: &Node) -> Result<Sample, ConfigError> {
         let key = format!("matrix.{SAMPLE_KEY}");
         let hint = format!("write e.g. `{SAMPLE_KEY}: {{n: 20, seed: 0}}`");
