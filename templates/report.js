@@ -487,7 +487,9 @@ function comparison() {
   const tested = c.compared - c.single;
   const verdict = c.compared === 0 ? "No row and its baseline have finished runs yet."
     : tested > 0 && c.significant === 0 ? "No difference is significant at this budget: every 95 % interval contains 0."
-    : tested > 0 ? `${c.significant} of ${tested} differences have a 95 % interval that excludes 0.`
+    : tested > 0 ? `${c.significant} of ${tested} differences have a 95 % interval that excludes 0: `
+      + `${c.better} better than the baseline, ${c.significant - c.better} worse.`
+      + (c.better === 0 ? " No row is significantly better than the baseline at this budget." : "")
     : "";
   const cell = (text, i) => {
     const bold = text.startsWith("**") && text.endsWith("**");

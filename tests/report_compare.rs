@@ -121,7 +121,13 @@ fn the_report_compares_every_row_with_the_baseline() {
         text.contains("| alpha=1.0 | validation loss | +0.00097917 | — | — | n = 1 vs 3: no interval | — |"),
         "{text}"
     );
-    assert!(text.contains("4 of 4 differences have a 95 % interval that excludes 0."), "{text}");
+    assert!(
+        text.contains(
+            "4 of 4 differences have a 95 % interval that excludes 0: 0 better than the baseline, 4 worse. \
+             No row is significantly better than the baseline at this budget."
+        ),
+        "{text}"
+    );
     assert!(text.contains("4 of 8 differences come from a single run on a side (n = 1)"), "{text}");
     assert!(
         text.contains("![difference to the baseline alpha=0.0](alpha/difference-to-baseline.svg)"),

@@ -67,7 +67,7 @@ fn a_real_alpha_grid_is_compared_with_alpha_0() {
     }
     assert_eq!(text.matches("| paired, 2 seeds |").count(), 4, "both α ran seeds 0 and 1:\n{text}");
     let verdict = text.contains("No difference is significant at this budget")
-        || text.contains("differences have a 95 % interval that excludes 0.");
+        || text.contains("differences have a 95 % interval that excludes 0: ");
     assert!(verdict, "the section answers the question:\n{text}");
     assert!(dir.join("reports/grid/difference-to-baseline.svg").exists());
 

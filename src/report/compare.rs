@@ -11,7 +11,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::collect::{Collected, Group, Metric, RunRecord};
+use super::collect::{Better, Collected, Group, Metric, RunRecord};
 use super::stats::{self, Difference, Test};
 
 /// The baseline values as `report.baseline` or `--baseline` give them.
@@ -163,6 +163,15 @@ impl MetricDiff {
     pub fn significant(&self) -> bool {
         self.test.is_some_and(|t| t.significant())
     }
+
+    /// Is the row's mean better than the baseline's in `metric`'s direction?
+    pub fn improves(&self, metric: Metric) -> bool {
+        match metric.better() {
+            Some(Better::Lower) => self.diff < 0.0,
+            Some(Better::Higher) => self.diff > 0.0,
+            None => false,
+        }
+    }
 }
 
 /// `(seed, value)` samples.
@@ -254,7 +263,7 @@ impl Comparison {
     /// The report's comparison table (rows in `order`, a list of group indices).
     pub fn table(&self, collected: &Collected, order: &[usize]) -> ComparisonTable {
         let mut rows = Vec::new();
-        let (mut compared, mut significant, mut single, mut unfinished) = (0, 0, 0, 0);
+        let (mut compared, mut significant, mut better, mut single, mut unfinished) = (0, 0, 0, 0, 0);
         for &g in order {
             let Some(diffs) = &self.diffs[g] else { continue };
             if diffs.iter().all(Option::is_none) {
@@ -265,6 +274,7 @@ impl Comparison {
                 let Some(diff) = diff else { continue };
                 compared += 1;
                 significant += usize::from(diff.significant());
+                better += usize::from(diff.significant() && diff.improves(metric));
                 single += usize::from(diff.n == 1 || diff.baseline_n == 1);
                 rows.push(comparison_row(collected.label(&collected.groups[g]), metric, diff));
             }
@@ -277,6 +287,7 @@ impl Comparison {
             rows,
             compared,
             significant,
+            better,
             single,
             unfinished,
         }
@@ -297,6 +308,8 @@ pub struct ComparisonTable {
     pub compared: usize,
     /// Differences whose interval excludes 0.
     pub significant: usize,
+    /// Of those, the ones in the metric's better direction (a lower loss, a higher accuracy).
+    pub better: usize,
     /// Differences with a single run on a side (no interval).
     pub single: usize,
     /// Rows without finished runs on both sides (not shown).
@@ -339,4 +352,17 @@ fn comparison_row(label: String, metric: Metric, diff: &MetricDiff) -> Vec<Strin
 /// `0.82`, `0.047`, `< 0.001`.
 fn p_text(p: f64) -> String {
     if p < 0.001 { "< 0.001".to_string() } else { format!("{p:.3}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_difference_improves_in_the_metrics_direction() {
+        let lower = compare(&vec![(0, 0.9), (1, 0.8)], &vec![(0, 1.0), (1, 0.95)]).unwrap();
+        assert!(lower.improves(Metric::ValidationLoss));
+        assert!(!lower.improves(Metric::AccuracyArgmax));
+        assert!(!lower.improves(Metric::TrainTime), "cost metrics have no better direction");
+    }
 }
