@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::attention::{Attention, AttentionSpec, MultiheadAttention};
 use super::init;
 use super::options::{EncoderOptions, InvalidModel, invalid, positive, probability};
+use super::torch_keys::replace_all;
 use super::value_transform::ValueTransformSpec;
 
 /// Std of the truncated-normal Linear weights (`TransformerClassifier.init_weight`).
@@ -261,6 +262,19 @@ impl CctArchitecture {
         filters.push(self.embedding_dim);
         filters
     }
+}
+
+/// Compact-Transformers' state-dict key -> our module path: a tokenizer stage
+/// `conv_layers.N` is `Sequential(Conv2d, ReLU, MaxPool2d)`, whose conv `conv_layers.N.0`
+/// is our `conv_layers.N`; timm's `qkv`/`proj` are `in_proj`/`out_proj`.
+pub fn compact_transformers_key(key: &str) -> String {
+    let mut segments: Vec<&str> = key.split('.').collect();
+    if let Some(at) = segments.iter().position(|&s| s == "conv_layers")
+        && segments.get(at + 2) == Some(&"0")
+    {
+        segments.remove(at + 2);
+    }
+    replace_all(&segments.join("."), &[(".qkv.", ".in_proj."), (".proj.", ".out_proj.")])
 }
 
 /// The model built from [`CctOptions`].

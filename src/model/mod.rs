@@ -20,6 +20,7 @@ mod init;
 pub mod options;
 pub mod resnet;
 mod scaled_dot_product;
+mod torch_keys;
 pub mod value_transform;
 pub mod vit;
 

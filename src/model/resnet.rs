@@ -11,6 +11,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::options::{EncoderOptions, InvalidModel};
+use super::torch_keys::replace_all;
 
 /// Channels of the four stages.
 const STAGES: [usize; 4] = [64, 128, 256, 512];
@@ -36,6 +37,12 @@ impl EncoderOptions for Resnet18Options {
         let blocks: usize = block_shapes().map(|(i, o, s)| BasicBlock::count_params(i, o, s)).sum();
         stem + blocks + code_size.map_or(0, |c| ResNet18::FEATURES * c + c)
     }
+}
+
+/// torchvision's state-dict key -> our module path: the shortcut's
+/// `Sequential(conv, bn)` entries `downsample.0`/`downsample.1` are `downsample.conv`/`.bn`.
+pub fn torchvision_key(key: &str) -> String {
+    replace_all(key, &[(".downsample.0.", ".downsample.conv."), (".downsample.1.", ".downsample.bn.")])
 }
 
 /// `resnet18(num_classes=code_size)`; without a code size there is no `fc` and the output

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::attention::{Attention, AttentionSpec, MultiheadAttention};
 use super::init;
 use super::options::{EncoderOptions, InvalidModel, invalid, positive, probability};
+use super::torch_keys::replace_all;
 use super::value_transform::ValueTransformSpec;
 
 /// torchvision's LayerNorm epsilon in the ViT (`partial(nn.LayerNorm, eps=1e-6)`).
@@ -105,6 +106,21 @@ impl EncoderOptions for VitOptions {
         let head = code_size.map_or(0, |c| linear(d, c));
         conv_proj + class_token + pos_embedding + num_layers * block + layer_norm + head
     }
+}
+
+/// torchvision's state-dict key -> our module path: blocks are `encoder.layers.N`
+/// (torchvision: `encoder_layer_N`), the fused projection is `in_proj.weight`
+/// (`in_proj_weight`), and the MLP's Linears are `linear_1`/`linear_2` (`mlp.0`/`mlp.3`).
+pub fn torchvision_key(key: &str) -> String {
+    replace_all(
+        key,
+        &[
+            (".encoder_layer_", "."),
+            (".in_proj_", ".in_proj."),
+            (".mlp.0.", ".mlp.linear_1."),
+            (".mlp.3.", ".mlp.linear_2."),
+        ],
+    )
 }
 
 /// `VisionTransformer(..., num_classes=code_size)`; without a code size there is no
