@@ -137,29 +137,32 @@ fn cct_value_transforms_match_direct_computation() {
 
 #[test]
 fn torch_keys_rename_every_index_not_just_the_fixtures() {
-    assert_eq!(
-        vit::torchvision_key("encoder.layers.encoder_layer_11.self_attention.in_proj_weight"),
-        "encoder.layers.11.self_attention.in_proj.weight"
-    );
-    assert_eq!(
-        vit::torchvision_key("encoder.layers.encoder_layer_3.mlp.3.bias"),
-        "encoder.layers.3.mlp.linear_2.bias"
-    );
-    assert_eq!(
-        resnet::torchvision_key("layer4.0.downsample.1.running_var"),
-        "layer4.0.downsample.bn.running_var"
-    );
-    assert_eq!(
-        cct::compact_transformers_key("tokenizer.conv_layers.3.0.weight"),
-        "tokenizer.conv_layers.3.weight"
-    );
-    assert_eq!(
-        cct::compact_transformers_key("classifier.blocks.6.self_attn.proj.bias"),
-        "classifier.blocks.6.self_attn.out_proj.bias"
-    );
-    // Keys that need no rename stay as they are.
-    assert_eq!(
-        cct::compact_transformers_key("classifier.attention_pool.weight"),
-        "classifier.attention_pool.weight"
-    );
+    let cases: [(fn(&str) -> String, &str, &str); 6] = [
+        (
+            vit::torchvision_key,
+            "encoder.layers.encoder_layer_11.self_attention.in_proj_weight",
+            "encoder.layers.11.self_attention.in_proj.weight",
+        ),
+        (
+            vit::torchvision_key,
+            "encoder.layers.encoder_layer_3.mlp.3.bias",
+            "encoder.layers.3.mlp.linear_2.bias",
+        ),
+        (resnet::torchvision_key, "layer4.0.downsample.1.running_var", "layer4.0.downsample.bn.running_var"),
+        (cct::compact_transformers_key, "tokenizer.conv_layers.3.0.weight", "tokenizer.conv_layers.3.weight"),
+        (
+            cct::compact_transformers_key,
+            "classifier.blocks.6.self_attn.proj.bias",
+            "classifier.blocks.6.self_attn.out_proj.bias",
+        ),
+        // A key that needs no rename stays as it is.
+        (
+            cct::compact_transformers_key,
+            "classifier.attention_pool.weight",
+            "classifier.attention_pool.weight",
+        ),
+    ];
+    for (rename, torch, ours) in cases {
+        assert_eq!(rename(torch), ours, "{torch}");
+    }
 }
