@@ -17,6 +17,15 @@ use burn::tensor::Device;
 /// The `--device` value used when none is given.
 pub const DEFAULT_DEVICE: &str = "cpu";
 
+/// A `--device` value this build cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceError {
+    #[error("unknown device `{name}`; this build knows: {}", DeviceChoice::known().join(", "))]
+    Unknown { name: String },
+    #[error("bad CUDA device index in `{name}`")]
+    BadCudaIndex { name: String },
+}
+
 /// A parsed `--device` value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceChoice {
@@ -33,7 +42,7 @@ pub enum DeviceChoice {
 impl DeviceChoice {
     /// Parses a `--device` value: `cpu`, `flex`, and with the `tch` feature `tch`,
     /// `cuda`, `cuda:N`.
-    pub fn parse(name: &str) -> Result<Self, String> {
+    pub fn parse(name: &str) -> Result<Self, DeviceError> {
         match name {
             #[cfg(not(feature = "tch"))]
             "cpu" => Ok(Self::Flex),
@@ -46,8 +55,8 @@ impl DeviceChoice {
             _ if name.starts_with("cuda:") => name["cuda:".len()..]
                 .parse()
                 .map(Self::LibTorchCuda)
-                .map_err(|_| format!("bad CUDA device index in `{name}`")),
-            _ => Err(format!("unknown device `{name}`; this build knows: {}", Self::known().join(", "))),
+                .map_err(|_| DeviceError::BadCudaIndex { name: name.to_string() }),
+            _ => Err(DeviceError::Unknown { name: name.to_string() }),
         }
     }
 
@@ -83,12 +92,12 @@ impl DeviceChoice {
 }
 
 /// The device (without autodiff) for a `--device` value.
-pub fn device(name: &str) -> Result<Device, String> {
+pub fn device(name: &str) -> Result<Device, DeviceError> {
     DeviceChoice::parse(name).map(DeviceChoice::device)
 }
 
 /// The backend name for reports for a `--device` value.
-pub fn backend_name(name: &str) -> Result<String, String> {
+pub fn backend_name(name: &str) -> Result<String, DeviceError> {
     DeviceChoice::parse(name).map(DeviceChoice::backend_name)
 }
 

@@ -226,7 +226,7 @@ fn options_parse_with_the_reference_defaults() {
 #[test]
 fn validate_names_the_option_that_cannot_work() {
     let key = |options: ConvNnOptions, dim, heads, tokens| {
-        ConvNnAttention::validate(&options, dim, heads, tokens).err().map(|(key, ..)| key)
+        ConvNnAttention::validate(&options, dim, heads, tokens).err().map(|invalid| invalid.key)
     };
     let base = ConvNnOptions::default();
     assert_eq!(key(base, 192, 3, 197), None);

@@ -10,19 +10,19 @@ use burn::module::Module;
 use burn::tensor::Tensor;
 use burn_store::SafetensorsStore;
 use expgrid::config::schema::{MixMode, ValueScale, ValueTransformKind, ValueTransformSpec};
-use expgrid::model::cct::{Cct, CctOptions, PositionalEmbedding};
+use expgrid::model::cct::{self, Cct, CctOptions, PositionalEmbedding};
 use expgrid::model::conv::{ConvEncoder, ConvOptions};
-use expgrid::model::resnet::ResNet18;
-use expgrid::model::vit::{VisionTransformer, VitOptions};
+use expgrid::model::resnet::{self, ResNet18};
+use expgrid::model::vit::{self, VisionTransformer, VitOptions};
 use torch_fixture::{Safetensors, assert_close, device, load, replace_all};
 
 fn fixture(file: &str) -> Safetensors {
     Safetensors::read(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models").join(file))
 }
 
-/// torch's weights of `name` with every `(from, to)` substring replacement applied.
-fn store(name: &str, renames: &[(&str, &str)]) -> SafetensorsStore {
-    fixture(&format!("{name}.safetensors")).weights(|key| replace_all(key, renames))
+/// torch's weights of `name` under the names `rename` gives.
+fn store(name: &str, rename: impl Fn(&str) -> String) -> SafetensorsStore {
+    fixture(&format!("{name}.safetensors")).weights(rename)
 }
 
 /// The fixture's `input` and torch's `output`.
@@ -46,15 +46,7 @@ fn vit_matches_torchvision() {
         value_transform: Default::default(),
     };
     let mut vit = VisionTransformer::new(&options, 3, Some(16), &device());
-    let store = store(
-        "vit",
-        &[
-            (".encoder_layer_", "."),
-            (".in_proj_", ".in_proj."),
-            (".mlp.0.", ".mlp.linear_1."),
-            (".mlp.3.", ".mlp.linear_2."),
-        ],
-    );
+    let store = store("vit", vit::torchvision_key);
     load(&mut vit, store, false);
     let (input, output) = io::<2>("vit");
     assert_close("vit", vit.forward(input), output);
@@ -63,8 +55,7 @@ fn vit_matches_torchvision() {
 #[test]
 fn resnet18_stem_layer1_layer2_match_torchvision() {
     let mut resnet = ResNet18::new(3, Some(16), &device());
-    let store =
-        store("resnet", &[(".downsample.0.", ".downsample.conv."), (".downsample.1.", ".downsample.bn.")]);
+    let store = store("resnet", resnet::torchvision_key);
     load(&mut resnet, store, true);
     let (input, output) = io::<4>("resnet");
     let x = resnet
@@ -79,8 +70,9 @@ fn conv_matches_nn_experiments() {
     let options = ConvOptions { channels: vec![8, 8], kernel_size: 3, stride: 1, padding: 0, dropout: 0.0 };
     let mut conv = ConvEncoder::new(&options, [1, 28, 28], Some(16), &device());
     // nn.Sequential(Conv2d, ReLU, Conv2d, ReLU): the convs are entries 0 and 2.
-    let store =
-        store("conv", &[("convolution.layers.0.", "layers.0."), ("convolution.layers.2.", "layers.1.")]);
+    let store = store("conv", |key| {
+        replace_all(key, &[("convolution.layers.0.", "layers.0."), ("convolution.layers.2.", "layers.1.")])
+    });
     load(&mut conv, store, false);
     let (input, output) = io::<2>("conv");
     assert_close("conv", conv.forward(input), output);
@@ -105,16 +97,7 @@ fn cct_options(positional_embedding: PositionalEmbedding) -> CctOptions {
 fn assert_cct_matches(name: &str, options: CctOptions) {
     let architecture = options.architecture().unwrap();
     let mut cct = Cct::new(&options, &architecture, [3, 28, 28], Some(16), &device());
-    // torch's `nn.Sequential(Conv2d, ReLU, MaxPool2d)` stages; timm's `qkv`/`proj` names.
-    let store = store(
-        name,
-        &[
-            ("conv_layers.0.0.", "conv_layers.0."),
-            ("conv_layers.1.0.", "conv_layers.1."),
-            (".qkv.", ".in_proj."),
-            (".proj.", ".out_proj."),
-        ],
-    );
+    let store = store(name, cct::compact_transformers_key);
     load(&mut cct, store, false);
     let (input, output) = io::<2>(name);
     // Evaluation copy: dropout, attention dropout and drop path off.
@@ -150,4 +133,36 @@ fn cct_value_transforms_match_direct_computation() {
         ..ValueTransformSpec::default()
     };
     assert_cct_matches("cct_vt", options);
+}
+
+#[test]
+fn torch_keys_rename_every_index_not_just_the_fixtures() {
+    let cases: [(fn(&str) -> String, &str, &str); 6] = [
+        (
+            vit::torchvision_key,
+            "encoder.layers.encoder_layer_11.self_attention.in_proj_weight",
+            "encoder.layers.11.self_attention.in_proj.weight",
+        ),
+        (
+            vit::torchvision_key,
+            "encoder.layers.encoder_layer_3.mlp.3.bias",
+            "encoder.layers.3.mlp.linear_2.bias",
+        ),
+        (resnet::torchvision_key, "layer4.0.downsample.1.running_var", "layer4.0.downsample.bn.running_var"),
+        (cct::compact_transformers_key, "tokenizer.conv_layers.3.0.weight", "tokenizer.conv_layers.3.weight"),
+        (
+            cct::compact_transformers_key,
+            "classifier.blocks.6.self_attn.proj.bias",
+            "classifier.blocks.6.self_attn.out_proj.bias",
+        ),
+        // A key that needs no rename stays as it is.
+        (
+            cct::compact_transformers_key,
+            "classifier.attention_pool.weight",
+            "classifier.attention_pool.weight",
+        ),
+    ];
+    for (rename, torch, ours) in cases {
+        assert_eq!(rename(torch), ours, "{torch}");
+    }
 }

@@ -7,8 +7,8 @@ use burn::tensor::{Device, Distribution, Tensor};
 use expgrid::backend;
 use expgrid::config::schema::{
     AttentionSpec, CctOptions, CctPreset, ConvNnBranch, ConvNnConv, ConvNnOptions, ConvNnSampling,
-    ConvOptions, EncoderSpec, MixMode, ModelSpec, PositionalEmbedding, ValueScale, ValueTransformKind,
-    ValueTransformSpec, VitOptions,
+    ConvOptions, EncoderSpec, MixMode, ModelSpec, PositionalEmbedding, Resnet18Options, ValueScale,
+    ValueTransformKind, ValueTransformSpec, VitOptions,
 };
 use expgrid::config::{de, node::Node};
 use expgrid::model::cct::Cct;
@@ -76,7 +76,7 @@ fn vit_has_torchvision_parameter_count() {
 fn resnet18_has_torchvision_parameter_count() {
     let _serial = serial();
     // resnet18 with fc 512 -> 1000 as the head.
-    let s = spec(EncoderSpec::Resnet18 {}, None, 1000);
+    let s = spec(EncoderSpec::Resnet18(Resnet18Options {}), None, 1000);
     assert_eq!(count_params(&s, [3, 224, 224]).unwrap(), 11_689_512);
     assert_eq!(built_params(&s, [3, 28, 28]), 11_689_512);
 }
@@ -87,8 +87,8 @@ fn closed_form_count_matches_built_models() {
     let cases = [
         (spec(vit(7, 8, 256), None, 10), [3, 28, 28]),
         (spec(vit(4, 4, 64), Some(32), 7), [1, 28, 28]),
-        (spec(EncoderSpec::Resnet18 {}, Some(128), 10), [3, 28, 28]),
-        (spec(EncoderSpec::Resnet18 {}, None, 10), [1, 32, 32]),
+        (spec(EncoderSpec::Resnet18(Resnet18Options {}), Some(128), 10), [3, 28, 28]),
+        (spec(EncoderSpec::Resnet18(Resnet18Options {}), None, 10), [1, 32, 32]),
         (spec(conv(vec![32, 32, 32], 3, 1, 0), Some(128), 10), [3, 28, 28]),
         (spec(conv(vec![16, 8], 5, 2, 1), None, 10), [1, 28, 28]),
         (spec(vit_convnn(2, ConvNnOptions::default()), Some(16), 10), [1, 28, 28]),
@@ -113,7 +113,10 @@ fn validation_names_the_problem() {
     assert_eq!(key, "channels");
     assert!(text.contains("does not fit"), "{text}");
     assert_eq!(err(spec(conv(vec![], 3, 1, 0), None, 10), [1, 28, 28]).key, "channels");
-    assert_eq!(err(spec(EncoderSpec::Resnet18 {}, Some(0), 10), [3, 28, 28]).key, "code_size");
+    assert_eq!(
+        err(spec(EncoderSpec::Resnet18(Resnet18Options {}), Some(0), 10), [3, 28, 28]).key,
+        "code_size"
+    );
     assert!(Model::new(&spec(vit(7, 3, 256), None, 10), [3, 28, 28], &device()).is_err());
     assert!(count_params(&spec(vit(7, 3, 256), None, 10), [3, 28, 28]).is_err());
 }
@@ -125,8 +128,8 @@ fn forward_shapes() {
     for (encoder, code_size) in [
         (vit(7, 2, 32), Some(16)),
         (vit(7, 2, 32), None),
-        (EncoderSpec::Resnet18 {}, Some(16)),
-        (EncoderSpec::Resnet18 {}, None),
+        (EncoderSpec::Resnet18(Resnet18Options {}), Some(16)),
+        (EncoderSpec::Resnet18(Resnet18Options {}), None),
         (conv(vec![4, 4], 3, 1, 1), Some(16)),
         (conv(vec![4, 4], 3, 2, 0), None),
         (EncoderSpec::Cct(cct(Some(CctPreset::Cct2_3x2))), Some(16)),
@@ -172,7 +175,7 @@ fn seeded_initialisation_is_reproducible() {
 fn train_and_eval_modes() {
     let _serial = serial();
     let train_device = device().autodiff();
-    let s = spec(EncoderSpec::Resnet18 {}, Some(8), 3);
+    let s = spec(EncoderSpec::Resnet18(Resnet18Options {}), Some(8), 3);
     let model = Model::new(&s, [3, 28, 28], &train_device).unwrap();
     let images = Tensor::<4>::random([4, 3, 28, 28], Distribution::Default, &train_device);
     let eval = |model: &Model| {

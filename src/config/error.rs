@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::node::Pos;
+use super::pos::Pos;
 
 /// One problem in an experiment file.
 #[derive(Debug, Clone, PartialEq)]

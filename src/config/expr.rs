@@ -10,6 +10,7 @@ use minijinja::value::{Value as Jinja, ValueKind};
 use minijinja::{Environment, UndefinedBehavior};
 
 use super::error::{ConfigError, suggestion};
+pub use super::node::to_text;
 use super::node::{Node, Pos, Value};
 
 /// The names an expression may use, with their values.
@@ -455,44 +456,10 @@ pub fn from_jinja(value: &Jinja, at: &Pos) -> Result<Value, ConfigError> {
     })
 }
 
-/// How a value renders inside a longer string and in slugs' source text: numbers as
-/// written (floats keep a decimal point: `0.0`), lists as `[a, b]`.
-pub fn to_text(value: &Value) -> String {
-    match value {
-        Value::Null => "null".to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(x) => float_text(*x),
-        Value::Str(s) => s.clone(),
-        Value::Seq(items) => {
-            format!("[{}]", items.iter().map(|n| to_text(&n.value)).collect::<Vec<_>>().join(", "))
-        }
-        Value::Map(map) => format!(
-            "{{{}}}",
-            map.iter().map(|(k, n)| format!("{k}: {}", to_text(&n.value))).collect::<Vec<_>>().join(", ")
-        ),
-    }
-}
-
-/// A float as Python's `repr` prints it: `0.0`, `0.0003`, `2.5`, `1e-05`, `1e+30`.
-pub fn float_text(x: f64) -> String {
-    let exponent = if x == 0.0 || !x.is_finite() { 0 } else { x.abs().log10().floor() as i32 };
-    if !(-4..16).contains(&exponent) {
-        let text = format!("{x:e}");
-        let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
-        let exp: i32 = exp.parse().unwrap_or(0);
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{mantissa}e{sign}{:02}", exp.abs())
-    } else if x.fract() == 0.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::node::float_text;
 
     #[test]
     fn pieces_split_text_and_nested_placeholders() {

@@ -12,6 +12,7 @@ pub mod extends;
 pub mod folders;
 pub mod matrix;
 pub mod node;
+pub mod pos;
 pub mod schema;
 pub mod slurm;
 pub mod validate;
@@ -24,7 +25,8 @@ use minijinja::Environment;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use matrix::{Combination, Matrix};
-pub use node::{Node, Pos, Value};
+pub use node::{Node, Value};
+pub use pos::Pos;
 pub use schema::RunConfig;
 
 use expr::Scope;

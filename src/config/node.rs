@@ -13,20 +13,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
 use super::error::ConfigError;
-
-/// A place in an experiment file: file, 1-based line and column.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Pos {
-    pub file: Arc<Path>,
-    pub line: u64,
-    pub column: u64,
-}
-
-impl fmt::Display for Pos {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
-    }
-}
+pub use super::pos::Pos;
 
 /// One YAML value with its position and, for a mapping entry, the position of its key.
 #[derive(Clone, Debug, PartialEq)]
@@ -375,8 +362,43 @@ impl serde::Serialize for Node {
 }
 
 impl Node {
-    /// The value as it renders in text (see [`super::expr::to_text`]).
+    /// The value as it renders in text (see [`to_text`]).
     pub fn value_text(&self) -> String {
-        super::expr::to_text(&self.value)
+        to_text(&self.value)
+    }
+}
+
+/// How a value renders inside a longer string and in slugs' source text: numbers as
+/// written (floats keep a decimal point: `0.0`), lists as `[a, b]`.
+pub fn to_text(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(x) => float_text(*x),
+        Value::Str(s) => s.clone(),
+        Value::Seq(items) => {
+            format!("[{}]", items.iter().map(|n| to_text(&n.value)).collect::<Vec<_>>().join(", "))
+        }
+        Value::Map(map) => format!(
+            "{{{}}}",
+            map.iter().map(|(k, n)| format!("{k}: {}", to_text(&n.value))).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// A float as Python's `repr` prints it: `0.0`, `0.0003`, `2.5`, `1e-05`, `1e+30`.
+pub fn float_text(x: f64) -> String {
+    let exponent = if x == 0.0 || !x.is_finite() { 0 } else { x.abs().log10().floor() as i32 };
+    if !(-4..16).contains(&exponent) {
+        let text = format!("{x:e}");
+        let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exp.abs())
+    } else if x.fract() == 0.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x}")
     }
 }

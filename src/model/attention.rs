@@ -5,11 +5,36 @@
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear};
-use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
 
-use super::convnn::ConvNnAttention;
-use crate::config::schema::{AttentionSpec, ValueTransformSpec};
+use super::convnn::{ConvNnAttention, ConvNnOptions};
+use super::options::InvalidModel;
+use super::scaled_dot_product::scaled_dot_product;
+use super::value_transform::ValueTransformSpec;
+
+/// `attention:` of the transformer encoders (`vit`, `cct`): a bare name or
+/// `{convnn: {options}}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum AttentionSpec {
+    /// Scaled dot-product softmax attention, the encoder's own.
+    #[default]
+    Softmax,
+    /// ConvNN attention (Kang & Farias 2025) in every layer.
+    Convnn(ConvNnOptions),
+}
+
+impl AttentionSpec {
+    /// ConvNN's options against the encoder's width, heads and token count.
+    pub fn validate(&self, dim: usize, num_heads: usize, tokens: usize) -> Result<(), InvalidModel> {
+        match self {
+            AttentionSpec::Softmax => Ok(()),
+            AttentionSpec::Convnn(options) => ConvNnAttention::validate(options, dim, num_heads, tokens)
+                .map_err(|invalid| invalid.within("attention.convnn")),
+        }
+    }
+}
 
 /// The attention a transformer layer uses (`attention:`).
 #[derive(Module, Debug)]
@@ -54,18 +79,6 @@ impl Attention {
             AttentionSpec::Convnn(options) => ConvNnAttention::count_params(options, dim, num_heads),
         }
     }
-}
-
-/// `dropout(softmax(q·kᵀ / sqrt(head_dim))) · v` over the last two axes (tokens, channels).
-pub fn scaled_dot_product<const D: usize>(
-    q: Tensor<D>,
-    k: Tensor<D>,
-    v: Tensor<D>,
-    dropout: &Dropout,
-) -> Tensor<D> {
-    let head_dim = q.dims()[D - 1];
-    let scores = q.matmul(k.swap_dims(D - 2, D - 1)).div_scalar((head_dim as f64).sqrt());
-    dropout.forward(softmax(scores, D - 1)).matmul(v)
 }
 
 /// `softmax(q·kᵀ / sqrt(head_dim)) · T(v)` per head, then `out_proj`.

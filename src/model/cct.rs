@@ -16,9 +16,13 @@ use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, Paddi
 use burn::tensor::activation::{gelu, relu, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::attention::{Attention, MultiheadAttention};
+use serde::{Deserialize, Serialize};
+
+use super::attention::{Attention, AttentionSpec, MultiheadAttention};
 use super::init;
-pub use crate::config::schema::{CctOptions, CctPreset, PositionalEmbedding};
+use super::options::{EncoderOptions, InvalidModel, invalid, positive, probability};
+use super::torch_keys::replace_all;
+use super::value_transform::ValueTransformSpec;
 
 /// Std of the truncated-normal Linear weights (`TransformerClassifier.init_weight`).
 const LINEAR_STD: f64 = 0.02;
@@ -26,6 +30,92 @@ const LINEAR_STD: f64 = 0.02;
 const POSITIONAL_STD: f64 = 0.2;
 /// The tokenizer's max-pool: `MaxPool2d(kernel_size=3, stride=2, padding=1)`.
 const POOL: (usize, usize, usize) = (3, 2, 1);
+
+/// `encoder: cct`: the arguments of SHI-Labs/Compact-Transformers' `CCT` (August 2021).
+/// A `preset` (`cct_7_3x1`, ...) fills in the architecture; options given beside it win.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CctOptions {
+    pub preset: Option<CctPreset>,
+    pub num_layers: Option<usize>,
+    pub num_heads: Option<usize>,
+    pub mlp_ratio: Option<f64>,
+    pub embedding_dim: Option<usize>,
+    /// Tokenizer convolution kernel size (3 in every preset).
+    pub kernel_size: Option<usize>,
+    /// Tokenizer stages (conv, ReLU, max-pool).
+    pub n_conv_layers: Option<usize>,
+    /// Tokenizer channels between the stages.
+    pub in_planes: usize,
+    pub positional_embedding: PositionalEmbedding,
+    pub dropout: f64,
+    pub attention_dropout: f64,
+    /// Drop-path rate of the last layer; layer `i` uses `i / (num_layers - 1)` of it.
+    pub stochastic_depth: f64,
+    /// Softmax attention (default) or ConvNN attention.
+    pub attention: AttentionSpec,
+    /// Applied to the values of every attention layer.
+    pub value_transform: ValueTransformSpec,
+    /// Applied to SeqPool's pooled values (the right-hand operand), not to its scorer.
+    pub seq_pool_value_transform: ValueTransformSpec,
+}
+
+/// The reference's defaults, also what an omitted key takes (no architecture: give a
+/// `preset` or all of it).
+impl Default for CctOptions {
+    fn default() -> Self {
+        CctOptions {
+            preset: None,
+            num_layers: None,
+            num_heads: None,
+            mlp_ratio: None,
+            embedding_dim: None,
+            kernel_size: None,
+            n_conv_layers: None,
+            in_planes: 64,
+            positional_embedding: PositionalEmbedding::default(),
+            dropout: 0.0,
+            attention_dropout: 0.1,
+            stochastic_depth: 0.1,
+            attention: AttentionSpec::default(),
+            value_transform: ValueTransformSpec::default(),
+            seq_pool_value_transform: ValueTransformSpec::default(),
+        }
+    }
+}
+
+/// The named CCT variants `cct_<layers>_<kernel>x<conv layers>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CctPreset {
+    #[serde(rename = "cct_2_3x2")]
+    Cct2_3x2,
+    #[serde(rename = "cct_4_3x2")]
+    Cct4_3x2,
+    #[serde(rename = "cct_6_3x1")]
+    Cct6_3x1,
+    #[serde(rename = "cct_6_3x2")]
+    Cct6_3x2,
+    #[serde(rename = "cct_7_3x1")]
+    Cct7_3x1,
+    #[serde(rename = "cct_7_3x2")]
+    Cct7_3x2,
+    #[serde(rename = "cct_7_7x2")]
+    Cct7_7x2,
+    #[serde(rename = "cct_14_7x2")]
+    Cct14_7x2,
+}
+
+/// CCT's `positional_embedding`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PositionalEmbedding {
+    /// Trainable, truncated normal with std 0.2.
+    #[default]
+    Learnable,
+    /// Fixed sinusoidal (not trained).
+    Sine,
+    None,
+}
 
 /// The architecture after the preset and the options beside it are combined.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,19 +154,83 @@ impl CctPreset {
 
 impl CctOptions {
     /// The preset overridden by every option given; `Err` names the first missing option.
-    pub fn architecture(&self) -> Result<CctArchitecture, &'static str> {
+    pub fn architecture(&self) -> Result<CctArchitecture, InvalidModel> {
         let preset = self.preset.map(CctPreset::architecture);
+        let missing = |key: &str| InvalidModel {
+            key: key.to_string(),
+            message: format!("cct needs `{key}` (or a `preset` that sets it)"),
+            hint: "name a preset, e.g. `preset: cct_7_3x1`, or give num_layers, num_heads, mlp_ratio, embedding_dim, kernel_size and n_conv_layers",
+        };
         let pick = |given: Option<usize>, from_preset: fn(&CctArchitecture) -> usize, key| {
-            given.or(preset.as_ref().map(from_preset)).ok_or(key)
+            given.or(preset.as_ref().map(from_preset)).ok_or_else(|| missing(key))
         };
         Ok(CctArchitecture {
             num_layers: pick(self.num_layers, |a| a.num_layers, "num_layers")?,
             num_heads: pick(self.num_heads, |a| a.num_heads, "num_heads")?,
-            mlp_ratio: self.mlp_ratio.or(preset.map(|a| a.mlp_ratio)).ok_or("mlp_ratio")?,
+            mlp_ratio: self.mlp_ratio.or(preset.map(|a| a.mlp_ratio)).ok_or_else(|| missing("mlp_ratio"))?,
             embedding_dim: pick(self.embedding_dim, |a| a.embedding_dim, "embedding_dim")?,
             kernel_size: pick(self.kernel_size, |a| a.kernel_size, "kernel_size")?,
             n_conv_layers: pick(self.n_conv_layers, |a| a.n_conv_layers, "n_conv_layers")?,
         })
+    }
+}
+
+impl EncoderOptions for CctOptions {
+    fn validate(&self, input_shape: [usize; 3]) -> Result<(), InvalidModel> {
+        let a = self.architecture()?;
+        for (key, value) in [
+            ("num_layers", a.num_layers),
+            ("num_heads", a.num_heads),
+            ("embedding_dim", a.embedding_dim),
+            ("kernel_size", a.kernel_size),
+            ("n_conv_layers", a.n_conv_layers),
+            ("in_planes", self.in_planes),
+        ] {
+            positive(key, value)?;
+        }
+        if a.dim_feedforward() == 0 {
+            return invalid(
+                "mlp_ratio",
+                format!("mlp_ratio {} gives an MLP of width 0", a.mlp_ratio),
+                "the MLP is int(embedding_dim * mlp_ratio) wide: use a ratio such as 1 or 2",
+            );
+        }
+        probability("dropout", self.dropout)?;
+        probability("attention_dropout", self.attention_dropout)?;
+        probability("stochastic_depth", self.stochastic_depth)?;
+        self.value_transform.validate("value_transform")?;
+        self.seq_pool_value_transform.validate("seq_pool_value_transform")?;
+        if a.embedding_dim % a.num_heads != 0 {
+            return invalid(
+                "num_heads",
+                format!("embedding_dim {} is not divisible by num_heads {}", a.embedding_dim, a.num_heads),
+                "pick num_heads that divides embedding_dim",
+            );
+        }
+        self.attention.validate(a.embedding_dim, a.num_heads, Cct::sequence_length(&a, input_shape))
+    }
+
+    fn embedding_dim(&self, _input_shape: [usize; 3]) -> usize {
+        self.architecture().map_or(0, |a| a.embedding_dim)
+    }
+
+    /// The sine embedding is not trained.
+    fn count_params(&self, input_shape: [usize; 3], code_size: Option<usize>) -> usize {
+        let a = self.architecture().expect("cct options were validated");
+        let (d, k) = (a.embedding_dim, a.kernel_size);
+        let linear = |i: usize, o: usize| i * o + o;
+        let tokenizer: usize =
+            a.filters(input_shape[0], self.in_planes).windows(2).map(|f| f[0] * f[1] * k * k).sum();
+        let positional = match self.positional_embedding {
+            PositionalEmbedding::Learnable => Cct::sequence_length(&a, input_shape) * d,
+            PositionalEmbedding::Sine | PositionalEmbedding::None => 0,
+        };
+        let layer_norm = 2 * d;
+        let attention = Attention::count_params(&self.attention, d, a.num_heads, 3 * d * d + linear(d, d));
+        let block =
+            2 * layer_norm + attention + linear(d, a.dim_feedforward()) + linear(a.dim_feedforward(), d);
+        let fc = code_size.map_or(0, |c| linear(d, c));
+        tokenizer + positional + a.num_layers * block + layer_norm + linear(d, 1) + fc
     }
 }
 
@@ -110,6 +264,19 @@ impl CctArchitecture {
     }
 }
 
+/// Compact-Transformers' state-dict key -> our module path: a tokenizer stage
+/// `conv_layers.N` is `Sequential(Conv2d, ReLU, MaxPool2d)`, whose conv `conv_layers.N.0`
+/// is our `conv_layers.N`; timm's `qkv`/`proj` are `in_proj`/`out_proj`.
+pub fn compact_transformers_key(key: &str) -> String {
+    let mut segments: Vec<&str> = key.split('.').collect();
+    if let Some(at) = segments.iter().position(|&s| s == "conv_layers")
+        && segments.get(at + 2) == Some(&"0")
+    {
+        segments.remove(at + 2);
+    }
+    replace_all(&segments.join("."), &[(".qkv.", ".in_proj."), (".proj.", ".out_proj.")])
+}
+
 /// The model built from [`CctOptions`].
 #[derive(Module, Debug)]
 pub struct Cct {
@@ -137,7 +304,7 @@ pub struct TransformerClassifier {
     /// SeqPool's scorer, `Linear(embedding_dim, 1)`.
     pub attention_pool: Linear,
     #[module(skip)]
-    pub seq_pool_value_transform: crate::config::schema::ValueTransformSpec,
+    pub seq_pool_value_transform: ValueTransformSpec,
     pub fc: Option<Linear>,
 }
 
@@ -190,30 +357,6 @@ impl Cct {
     /// Tokens the tokenizer makes of `[C, H, W]` images.
     pub fn sequence_length(architecture: &CctArchitecture, [_, h, w]: [usize; 3]) -> usize {
         architecture.token_grid(h) * architecture.token_grid(w)
-    }
-
-    /// Trainable parameters, closed form (the sine embedding is not trained).
-    pub fn count_params(
-        options: &CctOptions,
-        architecture: &CctArchitecture,
-        input_shape: [usize; 3],
-        code_size: Option<usize>,
-    ) -> usize {
-        let a = architecture;
-        let (d, k) = (a.embedding_dim, a.kernel_size);
-        let linear = |i: usize, o: usize| i * o + o;
-        let tokenizer: usize =
-            a.filters(input_shape[0], options.in_planes).windows(2).map(|f| f[0] * f[1] * k * k).sum();
-        let positional = match options.positional_embedding {
-            PositionalEmbedding::Learnable => Self::sequence_length(a, input_shape) * d,
-            PositionalEmbedding::Sine | PositionalEmbedding::None => 0,
-        };
-        let layer_norm = 2 * d;
-        let attention = Attention::count_params(&options.attention, d, a.num_heads, 3 * d * d + linear(d, d));
-        let block =
-            2 * layer_norm + attention + linear(d, a.dim_feedforward()) + linear(a.dim_feedforward(), d);
-        let fc = code_size.map_or(0, |c| linear(d, c));
-        tokenizer + positional + a.num_layers * block + layer_norm + linear(d, 1) + fc
     }
 }
 

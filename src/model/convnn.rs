@@ -3,7 +3,7 @@
 //! (commit 11f9b20): `MultiHeadConvNNAttention` (`forward`, `_calculate_*_matrix`,
 //! `_prime`, `_prime_N`, `_prime_softmax`, `_prime_softmax_N`), and for the branching
 //! variants `MultiHeadBranchingConv` (with `MultiHeadConv1dAttention`) and
-//! `MultiHeadBranchingAttention` (with `MultiHeadAttention`). Module and parameter names
+//! `MultiHeadBranchingAttention` (with `MultiHeadAttention`, here `AttentionBranch`). Module and parameter names
 //! are the reference's (`W_q` is `w_q`; the depthwise-separable `conv.0`/`conv.1` are
 //! `conv`/`pointwise`).
 //!
@@ -32,9 +32,128 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig1d};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 
-use super::attention::scaled_dot_product;
-use crate::config::schema::ValueTransformSpec;
-pub use crate::config::schema::{ConvNnBranch, ConvNnConv, ConvNnOptions, ConvNnSampling, ConvNnSimilarity};
+use serde::{Deserialize, Serialize};
+
+use super::options::{InvalidModel, invalid};
+use super::scaled_dot_product::scaled_dot_product;
+use super::value_transform::ValueTransformSpec;
+
+/// `attention: convnn`: Kang & Farias 2025, "Attention Via Convolutional Nearest Neighbors"
+/// (mingikang31/Convolutional-Nearest-Neighbor-Attention, `layers.py`:
+/// `MultiHeadConvNNAttention`, `MultiHeadBranchingConv`, `MultiHeadBranchingAttention`).
+/// The defaults are the reference's (`vision_main.py`, the layers' keyword defaults, and
+/// `magnitude_type: matmul` of its logged runs).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConvNnOptions {
+    /// Neighbours per token (`K`), also the Conv1d's kernel size and stride.
+    pub k: usize,
+    /// How a token's key is compared with the queries (`magnitude_type`).
+    pub similarity: ConvNnSimilarity,
+    /// Which tokens are neighbour candidates (`sampling_type`, `num_samples`, `sample_padding`).
+    pub sampling: ConvNnSampling,
+    /// Softmax over each token's K similarities before they weight the gathered values
+    /// (`softmax_topk_val`); without it the raw similarities (or 1/distance) weight them.
+    pub softmax_topk: bool,
+    /// The Conv1d over the gathered neighbours (`convolution_type`).
+    pub conv: ConvNnConv,
+    /// Channels split between ConvNN attention and a second branch (`branch_ratio`).
+    pub branch: ConvNnBranch,
+}
+
+/// The reference's defaults, also what an omitted key takes.
+impl Default for ConvNnOptions {
+    fn default() -> Self {
+        ConvNnOptions {
+            k: 9,
+            similarity: ConvNnSimilarity::default(),
+            sampling: ConvNnSampling::default(),
+            softmax_topk: true,
+            conv: ConvNnConv::default(),
+            branch: ConvNnBranch::default(),
+        }
+    }
+}
+
+/// ConvNN's token similarity between key `k_i` and query `q_j` (per head).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConvNnSimilarity {
+    /// `k_i · q_j / sqrt(head_dim)`, the K largest (what the reference's runs use).
+    #[default]
+    Matmul,
+    /// Cosine of `k_i` and `q_j`, the K largest.
+    Cosine,
+    /// Euclidean distance `|k_i - q_j|`, the K smallest.
+    Euclidean,
+}
+
+/// ConvNN's neighbour candidates. With `random` or `spatial` only the sampled tokens get a
+/// query; every token's first neighbour is itself (weight 1 before the softmax) and the
+/// other K-1 come from the samples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ConvNnSampling {
+    /// Every token is a candidate.
+    #[default]
+    All,
+    /// `samples` tokens drawn without replacement at every forward pass (training and
+    /// evaluation, as in the reference), the same for the whole batch.
+    Random { samples: usize },
+    /// `samples` evenly spaced tokens from `padding` to `tokens - padding - 1`.
+    Spatial {
+        samples: usize,
+        #[serde(default)]
+        padding: usize,
+    },
+}
+
+/// The Conv1d (kernel K, stride K, no bias) over the K gathered values of every token.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConvNnConv {
+    /// Full `head_dim -> head_dim` convolution.
+    Standard,
+    /// One filter per channel, initialised to ones.
+    #[default]
+    Depthwise,
+    /// Depthwise (default initialisation), then a pointwise `head_dim -> head_dim` Conv1d.
+    DepthwiseSeparable,
+}
+
+/// The branching variants: the first `floor(ratio · dim)` channels go through ConvNN
+/// attention, the rest through the other branch (both with all the heads); the two
+/// outputs are concatenated and mixed by a Linear (`pointwise_linear`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ConvNnBranch {
+    /// ConvNN attention over all channels.
+    #[default]
+    None,
+    /// `MultiHeadBranchingConv`: the other branch is a per-head Conv1d ("same" padding)
+    /// between two Linear layers.
+    Conv1d {
+        #[serde(default = "half")]
+        ratio: f64,
+        #[serde(default = "nine")]
+        kernel_size: usize,
+    },
+    /// `MultiHeadBranchingAttention`: the other branch is softmax attention.
+    Attention {
+        #[serde(default = "half")]
+        ratio: f64,
+    },
+}
+
+/// The branches' default `ratio` (an enum variant's field default; enums have no
+/// container default).
+fn half() -> f64 {
+    0.5
+}
+/// The Conv1d branch's default `kernel_size`.
+fn nine() -> usize {
+    9
+}
 
 /// What the reference writes into the similarity of a sampled token to itself, so that it
 /// is not picked again (its `INF` and `NEG_INF`; the token is always neighbour 0).
@@ -88,7 +207,7 @@ pub struct Branching {
 #[derive(Module, Debug)]
 pub enum OtherBranch {
     Conv1d(Conv1dAttention),
-    Attention(MultiHeadAttention),
+    Attention(AttentionBranch),
 }
 
 /// `MultiHeadConv1dAttention`: Linear, a per-head Conv1d with "same" padding, Linear (all
@@ -101,10 +220,10 @@ pub struct Conv1dAttention {
     pub num_heads: usize,
 }
 
-/// `MultiHeadAttention`: scaled dot-product softmax attention, bias-free projections,
+/// The reference's `MultiHeadAttention`: scaled dot-product softmax attention, bias-free projections,
 /// dropout on the attention weights.
 #[derive(Module, Debug)]
-pub struct MultiHeadAttention {
+pub struct AttentionBranch {
     pub w_q: Linear,
     pub w_k: Linear,
     pub w_v: Linear,
@@ -124,7 +243,7 @@ impl ConvNnAttention {
                 Some(OtherBranch::Conv1d(Conv1dAttention::new(other, num_heads, kernel_size, device)))
             }
             ConvNnBranch::Attention { .. } => {
-                Some(OtherBranch::Attention(MultiHeadAttention::new(other, num_heads, device)))
+                Some(OtherBranch::Attention(AttentionBranch::new(other, num_heads, device)))
             }
         };
         Self {
@@ -189,15 +308,14 @@ impl ConvNnAttention {
         convnn + other_branch + linear(dim, dim)
     }
 
-    /// Options that cannot work with this width/heads/token count: Err((option key, message,
-    /// hint)). Keys are relative to the ConvNN options block (`k`, `sampling.random.samples`).
+    /// Options that cannot work with this width/heads/token count. Keys are relative to
+    /// the ConvNN options block (`k`, `sampling.random.samples`).
     pub fn validate(
         options: &ConvNnOptions,
         dim: usize,
         num_heads: usize,
         tokens: usize,
-    ) -> Result<(), (String, String, &'static str)> {
-        let invalid = |key: &str, message: String, hint: &'static str| Err((key.to_string(), message, hint));
+    ) -> Result<(), InvalidModel> {
         let k = options.k;
         if k == 0 {
             return invalid("k", "`k` must be at least 1".into(), "the number of neighbours, e.g. `k: 9`");
@@ -502,7 +620,7 @@ impl Conv1dAttention {
     }
 }
 
-impl MultiHeadAttention {
+impl AttentionBranch {
     fn new(dim: usize, num_heads: usize, device: &Device) -> Self {
         let projection = || LinearConfig::new(dim, dim).with_bias(false).init(device);
         Self {

@@ -17,20 +17,62 @@ pub mod cct;
 pub mod conv;
 pub mod convnn;
 mod init;
+pub mod options;
 pub mod resnet;
+mod scaled_dot_product;
+mod torch_keys;
 pub mod value_transform;
 pub mod vit;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
 
-use crate::config::schema::{AttentionSpec, EncoderSpec, ModelSpec, ValueTransformSpec};
-use cct::{Cct, CctArchitecture, CctOptions};
-use conv::ConvEncoder;
-use convnn::ConvNnAttention;
-use resnet::ResNet18;
-use vit::VisionTransformer;
+use cct::{Cct, CctOptions};
+use conv::{ConvEncoder, ConvOptions};
+pub use options::{EncoderOptions, InvalidModel};
+use options::{invalid, positive};
+use resnet::{ResNet18, Resnet18Options};
+use vit::{VisionTransformer, VitOptions};
+
+/// The `model:` block: `encoder: NAME`, that encoder's options, `code_size`, `classes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    pub encoder: EncoderSpec,
+    /// Size of the embedding ("code") layer; without it the encoder's pooled features are
+    /// the embedding.
+    pub code_size: Option<usize>,
+    pub classes: usize,
+}
+
+/// The encoders, with their options (option names follow the reference implementation).
+/// Adding an encoder: its options type beside its model, a variant here and in
+/// [`Encoder`], and a line in [`EncoderSpec::options`] and [`Model::new`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum EncoderSpec {
+    /// torchvision `VisionTransformer`.
+    Vit(VitOptions),
+    /// torchvision `resnet18`, unmodified.
+    Resnet18(Resnet18Options),
+    /// nn-experiments' `EncoderConv2d`: conv + ReLU stages, flatten, linear.
+    Conv(ConvOptions),
+    /// Compact Convolutional Transformer (Hassani et al. 2021).
+    Cct(CctOptions),
+}
+
+impl EncoderSpec {
+    /// The chosen encoder's options.
+    pub fn options(&self) -> &dyn EncoderOptions {
+        match self {
+            EncoderSpec::Vit(o) => o,
+            EncoderSpec::Resnet18(o) => o,
+            EncoderSpec::Conv(o) => o,
+            EncoderSpec::Cct(o) => o,
+        }
+    }
+}
 
 /// One of the encoders.
 #[derive(Module, Debug)]
@@ -65,10 +107,10 @@ impl Model {
         let code_size = spec.code_size;
         let encoder = match &spec.encoder {
             EncoderSpec::Vit(o) => Encoder::Vit(VisionTransformer::new(o, input_shape[0], code_size, device)),
-            EncoderSpec::Resnet18 {} => Encoder::Resnet18(ResNet18::new(input_shape[0], code_size, device)),
+            EncoderSpec::Resnet18(_) => Encoder::Resnet18(ResNet18::new(input_shape[0], code_size, device)),
             EncoderSpec::Conv(o) => Encoder::Conv(ConvEncoder::new(o, input_shape, code_size, device)),
             EncoderSpec::Cct(o) => {
-                Encoder::Cct(Cct::new(o, &cct_architecture(o)?, input_shape, code_size, device))
+                Encoder::Cct(Cct::new(o, &o.architecture()?, input_shape, code_size, device))
             }
         };
         let linear = LinearConfig::new(embedding_dim(spec, input_shape), spec.classes).init(device);
@@ -126,210 +168,26 @@ impl ModuleVisitor for TrainableParams {
     }
 }
 
-/// A model block that cannot be built: which option (`num_heads`, `channels[1]`, ...), what
-/// is wrong, and how to fix it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InvalidModel {
-    pub key: String,
-    pub message: String,
-    pub hint: &'static str,
-}
-
-impl std::fmt::Display for InvalidModel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "model.{}: {} ({})", self.key, self.message, self.hint)
-    }
-}
-
 /// Checks a model block against the data's `[C, H, W]`.
-pub fn validate(spec: &ModelSpec, [c, h, w]: [usize; 3]) -> Result<(), InvalidModel> {
+pub fn validate(spec: &ModelSpec, input_shape: [usize; 3]) -> Result<(), InvalidModel> {
     if spec.classes < 2 {
         return invalid("classes", "a classifier needs at least 2 classes".into(), "e.g. `classes: 10`");
     }
     if let Some(code_size) = spec.code_size {
         positive("code_size", code_size)?;
     }
-    match &spec.encoder {
-        EncoderSpec::Vit(o) => {
-            for (key, value) in [
-                ("image_size", o.image_size),
-                ("patch_size", o.patch_size),
-                ("num_layers", o.num_layers),
-                ("num_heads", o.num_heads),
-                ("hidden_dim", o.hidden_dim),
-                ("mlp_dim", o.mlp_dim),
-            ] {
-                positive(key, value)?;
-            }
-            probability("dropout", o.dropout)?;
-            probability("attention_dropout", o.attention_dropout)?;
-            validate_value_transform("value_transform", &o.value_transform)?;
-            if o.hidden_dim % o.num_heads != 0 {
-                return invalid(
-                    "num_heads",
-                    format!("hidden_dim {} is not divisible by num_heads {}", o.hidden_dim, o.num_heads),
-                    "each head gets hidden_dim / num_heads channels: pick num_heads that divides hidden_dim (or filter such combinations out with `$filter`)",
-                );
-            }
-            if h != o.image_size || w != o.image_size {
-                return invalid(
-                    "image_size",
-                    format!("image_size {} does not match the data shape [{c}, {h}, {w}]", o.image_size),
-                    "set image_size to the height and width of `shape`",
-                );
-            }
-            if o.image_size % o.patch_size != 0 {
-                return invalid(
-                    "patch_size",
-                    format!("image_size {} is not divisible by patch_size {}", o.image_size, o.patch_size),
-                    "pick a patch size that divides the image size (e.g. 7 or 4 for 28)",
-                );
-            }
-            validate_attention(&o.attention, o.hidden_dim, o.num_heads, o.seq_length())?;
-        }
-        EncoderSpec::Resnet18 {} => {}
-        EncoderSpec::Cct(o) => validate_cct(o, [c, h, w])?,
-        EncoderSpec::Conv(o) => {
-            if o.channels.is_empty() {
-                return invalid(
-                    "channels",
-                    "`channels` must not be empty".into(),
-                    "e.g. `channels: [32, 32, 32]`",
-                );
-            }
-            for (i, &channels) in o.channels.iter().enumerate() {
-                positive(&format!("channels[{i}]"), channels)?;
-            }
-            positive("kernel_size", o.kernel_size)?;
-            positive("stride", o.stride)?;
-            probability("dropout", o.dropout)?;
-            if let Err(message) = o.output_shape([c, h, w]) {
-                return invalid(
-                    "channels",
-                    message,
-                    "use fewer layers, a smaller kernel_size or stride, or padding",
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
-fn invalid(key: &str, message: String, hint: &'static str) -> Result<(), InvalidModel> {
-    Err(InvalidModel { key: key.to_string(), message, hint })
-}
-
-fn positive(key: &str, value: usize) -> Result<(), InvalidModel> {
-    match value {
-        0 => invalid(key, format!("`{key}` must be at least 1"), "use a positive size"),
-        _ => Ok(()),
-    }
-}
-
-fn probability(key: &str, p: f64) -> Result<(), InvalidModel> {
-    match (0.0..1.0).contains(&p) {
-        true => Ok(()),
-        false => {
-            invalid(key, format!("`{key}` must be in [0, 1), got {p}"), "a dropout probability, e.g. 0.1")
-        }
-    }
-}
-
-/// The preset combined with the options; names the missing option.
-fn cct_architecture(options: &CctOptions) -> Result<CctArchitecture, InvalidModel> {
-    options.architecture().map_err(|key| InvalidModel {
-        key: key.to_string(),
-        message: format!("cct needs `{key}` (or a `preset` that sets it)"),
-        hint: "name a preset, e.g. `preset: cct_7_3x1`, or give num_layers, num_heads, mlp_ratio, embedding_dim, kernel_size and n_conv_layers",
-    })
-}
-
-fn validate_cct(o: &CctOptions, input_shape: [usize; 3]) -> Result<(), InvalidModel> {
-    let a = cct_architecture(o)?;
-    for (key, value) in [
-        ("num_layers", a.num_layers),
-        ("num_heads", a.num_heads),
-        ("embedding_dim", a.embedding_dim),
-        ("kernel_size", a.kernel_size),
-        ("n_conv_layers", a.n_conv_layers),
-        ("in_planes", o.in_planes),
-    ] {
-        positive(key, value)?;
-    }
-    if a.dim_feedforward() == 0 {
-        return invalid(
-            "mlp_ratio",
-            format!("mlp_ratio {} gives an MLP of width 0", a.mlp_ratio),
-            "the MLP is int(embedding_dim * mlp_ratio) wide: use a ratio such as 1 or 2",
-        );
-    }
-    probability("dropout", o.dropout)?;
-    probability("attention_dropout", o.attention_dropout)?;
-    probability("stochastic_depth", o.stochastic_depth)?;
-    validate_value_transform("value_transform", &o.value_transform)?;
-    validate_value_transform("seq_pool_value_transform", &o.seq_pool_value_transform)?;
-    if a.embedding_dim % a.num_heads != 0 {
-        return invalid(
-            "num_heads",
-            format!("embedding_dim {} is not divisible by num_heads {}", a.embedding_dim, a.num_heads),
-            "pick num_heads that divides embedding_dim",
-        );
-    }
-    validate_attention(&o.attention, a.embedding_dim, a.num_heads, Cct::sequence_length(&a, input_shape))
-}
-
-/// ConvNN's options against the encoder's width, heads and token count.
-fn validate_attention(
-    spec: &AttentionSpec,
-    dim: usize,
-    num_heads: usize,
-    tokens: usize,
-) -> Result<(), InvalidModel> {
-    match spec {
-        AttentionSpec::Softmax => Ok(()),
-        AttentionSpec::Convnn(options) => ConvNnAttention::validate(options, dim, num_heads, tokens)
-            .or_else(|(key, message, hint)| invalid(&format!("attention.convnn.{key}"), message, hint)),
-    }
-}
-
-fn validate_value_transform(key: &str, spec: &ValueTransformSpec) -> Result<(), InvalidModel> {
-    if spec.sign != 1.0 && spec.sign != -1.0 {
-        return invalid(
-            &format!("{key}.sign"),
-            format!("`sign` must be 1 or -1, got {}", spec.sign),
-            "write `sign: 1` or `sign: -1`",
-        );
-    }
-    if !spec.alpha.is_finite() {
-        return invalid(
-            &format!("{key}.alpha"),
-            format!("`alpha` must be a finite number, got {}", spec.alpha),
-            "e.g. `alpha: 0.5`",
-        );
-    }
-    Ok(())
+    spec.encoder.options().validate(input_shape)
 }
 
 /// Size of the embedding: `code_size`, or the encoder's pooled feature size.
 pub fn embedding_dim(spec: &ModelSpec, input_shape: [usize; 3]) -> usize {
-    spec.code_size.unwrap_or_else(|| match &spec.encoder {
-        EncoderSpec::Vit(o) => o.hidden_dim,
-        EncoderSpec::Resnet18 {} => ResNet18::FEATURES,
-        EncoderSpec::Conv(o) => ConvEncoder::features(o, input_shape),
-        EncoderSpec::Cct(o) => o.architecture().map_or(0, |a| a.embedding_dim),
-    })
+    spec.code_size.unwrap_or_else(|| spec.encoder.options().embedding_dim(input_shape))
 }
 
 /// Trainable parameters of the model [`Model::new`] would build, without building it.
 pub fn count_params(spec: &ModelSpec, input_shape: [usize; 3]) -> Result<usize, InvalidModel> {
     validate(spec, input_shape)?;
-    let code_size = spec.code_size;
-    let encoder = match &spec.encoder {
-        EncoderSpec::Vit(o) => VisionTransformer::count_params(o, input_shape[0], code_size),
-        EncoderSpec::Resnet18 {} => ResNet18::count_params(input_shape[0], code_size),
-        EncoderSpec::Conv(o) => ConvEncoder::count_params(o, input_shape, code_size),
-        EncoderSpec::Cct(o) => Cct::count_params(o, &cct_architecture(o)?, input_shape, code_size),
-    };
+    let encoder = spec.encoder.options().count_params(input_shape, spec.code_size);
     let head = embedding_dim(spec, input_shape) * spec.classes + spec.classes;
     Ok(encoder + head)
 }

@@ -8,11 +8,42 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::module::{batch_norm, batch_norm_train};
 use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::options::{EncoderOptions, InvalidModel};
+use super::torch_keys::replace_all;
 
 /// Channels of the four stages.
 const STAGES: [usize; 4] = [64, 128, 256, 512];
 /// BasicBlocks per stage in resnet18.
 const BLOCKS: usize = 2;
+
+/// `encoder: resnet18`: torchvision's `resnet18` takes no options.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resnet18Options {}
+
+impl EncoderOptions for Resnet18Options {
+    fn validate(&self, _input_shape: [usize; 3]) -> Result<(), InvalidModel> {
+        Ok(())
+    }
+
+    fn embedding_dim(&self, _input_shape: [usize; 3]) -> usize {
+        ResNet18::FEATURES
+    }
+
+    fn count_params(&self, [channels, ..]: [usize; 3], code_size: Option<usize>) -> usize {
+        let stem = channels * 64 * 7 * 7 + 2 * 64;
+        let blocks: usize = block_shapes().map(|(i, o, s)| BasicBlock::count_params(i, o, s)).sum();
+        stem + blocks + code_size.map_or(0, |c| ResNet18::FEATURES * c + c)
+    }
+}
+
+/// torchvision's state-dict key -> our module path: the shortcut's
+/// `Sequential(conv, bn)` entries `downsample.0`/`downsample.1` are `downsample.conv`/`.bn`.
+pub fn torchvision_key(key: &str) -> String {
+    replace_all(key, &[(".downsample.0.", ".downsample.conv."), (".downsample.1.", ".downsample.bn.")])
+}
 
 /// `resnet18(num_classes=code_size)`; without a code size there is no `fc` and the output
 /// is the pooled 512 features.
@@ -190,12 +221,5 @@ impl ResNet18 {
             Some(fc) => fc.forward(x),
             None => x,
         }
-    }
-
-    /// Trainable parameters, closed form (must equal `num_params` of the built module).
-    pub fn count_params(channels: usize, code_size: Option<usize>) -> usize {
-        let stem = channels * 64 * 7 * 7 + 2 * 64;
-        let blocks: usize = block_shapes().map(|(i, o, s)| BasicBlock::count_params(i, o, s)).sum();
-        stem + blocks + code_size.map_or(0, |c| Self::FEATURES * c + c)
     }
 }

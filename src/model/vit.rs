@@ -10,19 +10,117 @@ use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, Linea
 use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Tensor};
 
-use super::attention::{Attention, MultiheadAttention};
+use serde::{Deserialize, Serialize};
+
+use super::attention::{Attention, AttentionSpec, MultiheadAttention};
 use super::init;
+use super::options::{EncoderOptions, InvalidModel, invalid, positive, probability};
+use super::torch_keys::replace_all;
+use super::value_transform::ValueTransformSpec;
 
 /// torchvision's LayerNorm epsilon in the ViT (`partial(nn.LayerNorm, eps=1e-6)`).
 const LN_EPS: f64 = 1e-6;
 
-pub use crate::config::schema::VitOptions;
+/// `encoder: vit`: torchvision `VisionTransformer`'s arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VitOptions {
+    pub image_size: usize,
+    pub patch_size: usize,
+    pub num_layers: usize,
+    pub num_heads: usize,
+    pub hidden_dim: usize,
+    pub mlp_dim: usize,
+    #[serde(default)]
+    pub dropout: f64,
+    #[serde(default)]
+    pub attention_dropout: f64,
+    /// Softmax attention (default) or ConvNN attention.
+    #[serde(default)]
+    pub attention: AttentionSpec,
+    /// Mixes attention's values with a transform of them (default: none).
+    #[serde(default)]
+    pub value_transform: ValueTransformSpec,
+}
 
 impl VitOptions {
     /// Tokens: the patches and the class token.
     pub fn seq_length(&self) -> usize {
         (self.image_size / self.patch_size).pow(2) + 1
     }
+}
+
+impl EncoderOptions for VitOptions {
+    fn validate(&self, [c, h, w]: [usize; 3]) -> Result<(), InvalidModel> {
+        for (key, value) in [
+            ("image_size", self.image_size),
+            ("patch_size", self.patch_size),
+            ("num_layers", self.num_layers),
+            ("num_heads", self.num_heads),
+            ("hidden_dim", self.hidden_dim),
+            ("mlp_dim", self.mlp_dim),
+        ] {
+            positive(key, value)?;
+        }
+        probability("dropout", self.dropout)?;
+        probability("attention_dropout", self.attention_dropout)?;
+        self.value_transform.validate("value_transform")?;
+        if self.hidden_dim % self.num_heads != 0 {
+            return invalid(
+                "num_heads",
+                format!("hidden_dim {} is not divisible by num_heads {}", self.hidden_dim, self.num_heads),
+                "each head gets hidden_dim / num_heads channels: pick num_heads that divides hidden_dim (or filter such combinations out with `$filter`)",
+            );
+        }
+        if h != self.image_size || w != self.image_size {
+            return invalid(
+                "image_size",
+                format!("image_size {} does not match the data shape [{c}, {h}, {w}]", self.image_size),
+                "set image_size to the height and width of `shape`",
+            );
+        }
+        if self.image_size % self.patch_size != 0 {
+            return invalid(
+                "patch_size",
+                format!("image_size {} is not divisible by patch_size {}", self.image_size, self.patch_size),
+                "pick a patch size that divides the image size (e.g. 7 or 4 for 28)",
+            );
+        }
+        self.attention.validate(self.hidden_dim, self.num_heads, self.seq_length())
+    }
+
+    fn embedding_dim(&self, _input_shape: [usize; 3]) -> usize {
+        self.hidden_dim
+    }
+
+    fn count_params(&self, [channels, ..]: [usize; 3], code_size: Option<usize>) -> usize {
+        let &VitOptions { patch_size: p, num_layers, hidden_dim: d, mlp_dim: m, .. } = self;
+        let linear = |i: usize, o: usize| i * o + o;
+        let layer_norm = 2 * d;
+        let attention =
+            Attention::count_params(&self.attention, d, self.num_heads, linear(d, 3 * d) + linear(d, d));
+        let block = 2 * layer_norm + attention + linear(d, m) + linear(m, d);
+        let conv_proj = channels * p * p * d + d;
+        let class_token = d;
+        let pos_embedding = self.seq_length() * d;
+        let head = code_size.map_or(0, |c| linear(d, c));
+        conv_proj + class_token + pos_embedding + num_layers * block + layer_norm + head
+    }
+}
+
+/// torchvision's state-dict key -> our module path: blocks are `encoder.layers.N`
+/// (torchvision: `encoder_layer_N`), the fused projection is `in_proj.weight`
+/// (`in_proj_weight`), and the MLP's Linears are `linear_1`/`linear_2` (`mlp.0`/`mlp.3`).
+pub fn torchvision_key(key: &str) -> String {
+    replace_all(
+        key,
+        &[
+            (".encoder_layer_", "."),
+            (".in_proj_", ".in_proj."),
+            (".mlp.0.", ".mlp.linear_1."),
+            (".mlp.3.", ".mlp.linear_2."),
+        ],
+    )
 }
 
 /// `VisionTransformer(..., num_classes=code_size)`; without a code size there is no
@@ -103,25 +201,6 @@ impl VisionTransformer {
             Some(heads) => heads.head.forward(x),
             None => x,
         }
-    }
-
-    /// Trainable parameters, closed form (must equal `num_params` of the built module).
-    pub fn count_params(options: &VitOptions, channels: usize, code_size: Option<usize>) -> usize {
-        let &VitOptions { patch_size: p, num_layers, hidden_dim: d, mlp_dim: m, .. } = options;
-        let linear = |i: usize, o: usize| i * o + o;
-        let layer_norm = 2 * d;
-        let attention = Attention::count_params(
-            &options.attention,
-            d,
-            options.num_heads,
-            linear(d, 3 * d) + linear(d, d),
-        );
-        let block = 2 * layer_norm + attention + linear(d, m) + linear(m, d);
-        let conv_proj = channels * p * p * d + d;
-        let class_token = d;
-        let pos_embedding = options.seq_length() * d;
-        let head = code_size.map_or(0, |c| linear(d, c));
-        conv_proj + class_token + pos_embedding + num_layers * block + layer_norm + head
     }
 }
 

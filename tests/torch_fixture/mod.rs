@@ -1,6 +1,7 @@
 //! Torch fixtures, shared by the model tests: safetensors files written by the fixture
 //! scripts hold torch's weights (under torch's names) and the `input`/`output` of a case.
-//! Weights are renamed to our module paths and loaded with burn-store
+//! Weights are renamed to our module paths (by the models' own key functions, e.g.
+//! `vit::torchvision_key`) and loaded with burn-store
 //! (`PyTorchToBurnAdapter` transposes Linear weights); outputs must match to 1e-4.
 //!
 //! burn-store is used without its `std` feature (so without its regex key remapping):
