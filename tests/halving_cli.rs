@@ -170,3 +170,48 @@ fn rungs_run_one_at_a_time_across_shards() {
         .collect();
     assert_eq!(trained_to(&ws), expected);
 }
+
+/// `expgrid slurm exp.yml --dry-run` with the machine-specific parts replaced, and stderr.
+fn slurm_dry_run(ws: &Workspace) -> (String, String) {
+    let output = ws.expgrid("slurm").args(["--dry-run", "--partition", "gpu"]).output().unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let workdir = ws.path().canonicalize().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout)
+        .replace(env!("CARGO_BIN_EXE_expgrid"), "/opt/expgrid/bin/expgrid")
+        .replace(workdir.to_str().unwrap(), "/home/me/study")
+        .replace(&format!("expgrid {}", env!("CARGO_PKG_VERSION")), "expgrid VERSION");
+    (stdout, String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+fn check_golden(name: &str, actual: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/slurm").join(name);
+    if std::env::var_os("EXPGRID_BLESS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(actual, expected, "{name} differs (EXPGRID_BLESS=1 rewrites it; review the diff)");
+}
+
+#[test]
+fn slurm_submits_one_rung_at_a_time() {
+    let ws = Workspace::new(&halving_file(HALVING));
+    let (script, notes) = slurm_dry_run(&ws);
+    check_golden("halving-rung-0.sbatch", &script);
+    assert!(
+        notes.contains(
+            "exp.yml: `$halving` rung 0 of 0..2 (100 inputs); when its jobs have finished, \
+             `expgrid slurm exp.yml` again submits rung 1"
+        ),
+        "{notes}"
+    );
+    let output = ws.run(&["--rung", "0", "-j", "2"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let (script, notes) = slurm_dry_run(&ws);
+    check_golden("halving-rung-1.sbatch", &script);
+    assert!(notes.contains("submits rung 2"), "{notes}");
+    let kept = best(&ws, &NAMES, 100, 2);
+    for name in kept {
+        assert!(script.contains(&format!("# {name}")), "{name} is promoted: {script}");
+    }
+}
