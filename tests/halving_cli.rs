@@ -3,9 +3,11 @@
 //! an unhalved run, the inputs trained follow the halving arithmetic, nothing is trained
 //! twice, `plan` and `report` show the rungs, and `--rung` with `--shard` gives the same runs.
 
+mod golden;
 mod run_fixture;
 
 use expgrid::rundir::MetricsRow;
+use golden::check_slurm_golden;
 use run_fixture::{Workspace, numbers, text};
 
 /// 4 learning rates, rungs 100 → 200 → 400 inputs keeping 4 → 2 → 1 runs.
@@ -56,6 +58,26 @@ fn best(ws: &Workspace, names: &[&'static str], inputs: u64, n: usize) -> Vec<&'
     kept.into_iter().map(|i| names[i]).collect()
 }
 
+/// The inputs each run should be trained to, from the losses at the rungs (the best 2 of 4 at
+/// 100 continue to 200, the best of those to 400), and the last rung's run.
+fn expected_inputs(ws: &Workspace) -> (Vec<u64>, Vec<&'static str>) {
+    let rung1 = best(ws, &NAMES, 100, 2);
+    let rung2 = best(ws, &rung1, 200, 1);
+    let inputs = NAMES
+        .iter()
+        .map(|name| {
+            if rung2.contains(name) {
+                400
+            } else if rung1.contains(name) {
+                200
+            } else {
+                100
+            }
+        })
+        .collect();
+    (inputs, rung2)
+}
+
 fn trained_to(ws: &Workspace) -> Vec<u64> {
     NAMES.iter().map(|name| ws.result(name).inputs).collect()
 }
@@ -76,21 +98,8 @@ fn halving_keeps_the_best_runs_and_continues_them_without_a_gap() {
     let output = ws.run(&[]);
     assert!(output.status.success(), "{}", text(&output));
 
-    let rung1 = best(&ws, &NAMES, 100, 2);
-    let rung2 = best(&ws, &rung1, 200, 1);
-    let expected: Vec<u64> = NAMES
-        .iter()
-        .map(|name| {
-            if rung2.contains(name) {
-                400
-            } else if rung1.contains(name) {
-                200
-            } else {
-                100
-            }
-        })
-        .collect();
-    assert_eq!(trained_to(&ws), expected, "kept at 200: {rung1:?}, at 400: {rung2:?}");
+    let (expected, rung2) = expected_inputs(&ws);
+    assert_eq!(trained_to(&ws), expected);
     assert_eq!(trained_to(&ws).iter().sum::<u64>(), 4 * 100 + 2 * 100 + 200, "vs 1,600 without halving");
     for name in NAMES {
         let inputs: Vec<u64> = ws.metrics(name).iter().map(|r| r.inputs).collect();
@@ -154,21 +163,7 @@ fn rungs_run_one_at_a_time_across_shards() {
             assert!(output.status.success(), "rung {rung} shard {shard}: {}", text(&output));
         }
     }
-    let rung1 = best(&ws, &NAMES, 100, 2);
-    let rung2 = best(&ws, &rung1, 200, 1);
-    let expected: Vec<u64> = NAMES
-        .iter()
-        .map(|name| {
-            if rung2.contains(name) {
-                400
-            } else if rung1.contains(name) {
-                200
-            } else {
-                100
-            }
-        })
-        .collect();
-    assert_eq!(trained_to(&ws), expected);
+    assert_eq!(trained_to(&ws), expected_inputs(&ws).0);
 }
 
 /// `expgrid slurm exp.yml --dry-run` with the machine-specific parts replaced, and stderr.
@@ -183,21 +178,11 @@ fn slurm_dry_run(ws: &Workspace) -> (String, String) {
     (stdout, String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
-fn check_golden(name: &str, actual: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/slurm").join(name);
-    if std::env::var_os("EXPGRID_BLESS").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(actual, expected, "{name} differs (EXPGRID_BLESS=1 rewrites it; review the diff)");
-}
-
 #[test]
 fn slurm_submits_one_rung_at_a_time() {
     let ws = Workspace::new(&halving_file(HALVING));
     let (script, notes) = slurm_dry_run(&ws);
-    check_golden("halving-rung-0.sbatch", &script);
+    check_slurm_golden("halving-rung-0.sbatch", &script);
     assert!(
         notes.contains(
             "exp.yml: `$halving` rung 0 of 0..2 (100 inputs); when its jobs have finished, \
@@ -208,7 +193,7 @@ fn slurm_submits_one_rung_at_a_time() {
     let output = ws.run(&["--rung", "0", "-j", "2"]);
     assert!(output.status.success(), "{}", text(&output));
     let (script, notes) = slurm_dry_run(&ws);
-    check_golden("halving-rung-1.sbatch", &script);
+    check_slurm_golden("halving-rung-1.sbatch", &script);
     assert!(notes.contains("submits rung 2"), "{notes}");
     let kept = best(&ws, &NAMES, 100, 2);
     for name in kept {
