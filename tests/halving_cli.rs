@@ -200,3 +200,21 @@ fn slurm_submits_one_rung_at_a_time() {
         assert!(script.contains(&format!("# {name}")), "{name} is promoted: {script}");
     }
 }
+
+#[test]
+fn a_run_that_failed_in_a_later_rung_is_continued_by_that_rung() {
+    let ws = Workspace::new(&format!("{}checkpoint_every: 25\n", halving_file(HALVING)));
+    // Rung 1's two runs panic at 150 inputs, after their checkpoint at 125.
+    let failed = ws.command(&[]).env("EXPGRID_FAULT", "panic-at-input:150").output().unwrap();
+    assert!(!failed.status.success(), "{}", text(&failed));
+    assert_eq!(text(&failed).matches("FAILED   panicked").count(), 2, "{}", text(&failed));
+    let output = ws.run(&[]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        text(&output).matches("skipped  past this rung (125 inputs): its next rung continues it").count(),
+        2,
+        "{}",
+        text(&output)
+    );
+    assert_eq!(trained_to(&ws), expected_inputs(&ws).0);
+}

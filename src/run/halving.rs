@@ -13,7 +13,7 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 
-use super::{Job, Outcome, RunOptions, RunReport, select_from, train_jobs};
+use super::{Job, Outcome, RunOptions, RunReport, full_runs, select_from, train_jobs};
 use crate::config::Experiment;
 use crate::config::halving::{HALVING_KEY, Halving, HalvingMetric};
 use crate::rundir::{MetricsRow, RunDir, Standing};
@@ -129,11 +129,7 @@ pub fn run_rungs(experiments: &[Experiment], options: &RunOptions) -> Result<Vec
         for exp in experiments {
             let Some(halving) = &exp.halving else {
                 if rung == 0 {
-                    candidates.extend(exp.runs.iter().map(|run| Job {
-                        exp,
-                        run,
-                        stop_at: run.config.max_inputs,
-                    }));
+                    candidates.extend(full_runs(std::slice::from_ref(exp)));
                 }
                 continue;
             };

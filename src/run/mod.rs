@@ -10,6 +10,7 @@
 //! a row before its next checkpoint is failed and retried only when `--only` selects it.
 //!
 //! With `--shard I/N` only the runs of that shard are considered (`crate::cluster::shard`).
+//! Files with `$halving` train rung by rung, each run to its rung's budget ([`halving`]).
 //! After a stop request (`crate::stop`) no further run starts, and the running ones end at
 //! their next step with a checkpoint, recorded as interrupted.
 
@@ -87,10 +88,13 @@ pub fn select<'a>(
     only: &[String],
     shard: Option<Shard>,
 ) -> Result<Vec<(&'a Experiment, &'a PlannedRun)>> {
-    let all_runs = experiments
-        .iter()
-        .flat_map(|exp| exp.runs.iter().map(move |run| Job { exp, run, stop_at: run.config.max_inputs }));
-    Ok(select_from(all_runs.collect(), only, shard)?.into_iter().map(|job| (job.exp, job.run)).collect())
+    Ok(select_from(full_runs(experiments), only, shard)?.into_iter().map(|job| (job.exp, job.run)).collect())
+}
+
+/// Every run of `experiments`, each to its `max_inputs`.
+fn full_runs(experiments: &[Experiment]) -> Vec<Job<'_>> {
+    let runs = experiments.iter().flat_map(|exp| exp.runs.iter().map(move |run| (exp, run)));
+    runs.map(|(exp, run)| Job { exp, run, stop_at: run.config.max_inputs }).collect()
 }
 
 /// [`select`] among `candidates` (a `$halving` rung's runs).
@@ -123,10 +127,7 @@ pub fn run_all(experiments: &[Experiment], options: &RunOptions) -> Result<Vec<R
     if options.rung.is_some() || experiments.iter().any(|exp| exp.halving.is_some()) {
         return halving::run_rungs(experiments, options);
     }
-    let all_runs = experiments
-        .iter()
-        .flat_map(|exp| exp.runs.iter().map(move |run| Job { exp, run, stop_at: run.config.max_inputs }));
-    Ok(train_jobs(select_from(all_runs.collect(), &options.only, options.shard)?, options))
+    Ok(train_jobs(select_from(full_runs(experiments), &options.only, options.shard)?, options))
 }
 
 /// Train `jobs` with `options.jobs` workers; the reports are in the jobs' order.
@@ -273,6 +274,10 @@ fn prepare(dir: &RunDir, run: &PlannedRun, stop_at: u64, reset: bool, explicit: 
         Standing::Damaged(message) => return Ok(resume(Some(format!("repairing: {message}")), 0)),
         Standing::Current(state) => state,
     };
+    // Interrupted in a later `$halving` rung: that rung continues it, not this one.
+    if let Some(inputs) = inputs.filter(|&inputs| inputs >= stop_at && stop_at < run.config.max_inputs) {
+        return Ok(Decision::Skip(format!("past this rung ({inputs} inputs): its next rung continues it")));
+    }
     let Some(mut info) = dir.info()? else { return Ok(resume(None, 0)) };
     // `running` while this process holds the lock: the process that trained it died.
     info.deaths = match state {
