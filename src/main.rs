@@ -60,6 +60,10 @@ enum Command {
         /// or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX).
         #[arg(long, value_name = "I/N|auto|auto/N")]
         shard: Option<ShardSpec>,
+        /// Only rung K of `$halving` files: the runs promoted from rung K-1's results (which
+        /// must be complete); with --shard, shards split them.
+        #[arg(long, value_name = "K")]
+        rung: Option<usize>,
         /// After SIGUSR1 under Slurm the job requeues itself, unless SLURM_RESTART_COUNT says it
         /// was requeued this many times already.
         #[arg(long, default_value_t = cluster::requeue::DEFAULT_MAX_REQUEUES)]
@@ -196,6 +200,7 @@ fn main() -> ExitCode {
             only,
             limits,
             shard,
+            rung,
             max_requeues,
         } => {
             let experiments = match load_all(&files, limits.limits()) {
@@ -212,7 +217,8 @@ fn main() -> ExitCode {
                     "warning: cannot handle SIGUSR1/SIGTERM/SIGINT ({err}): a stop loses the work since the last checkpoint"
                 );
             }
-            let options = RunOptions { runs_dir, data_dir, device, jobs: jobs.into(), reset, only, shard };
+            let options =
+                RunOptions { runs_dir, data_dir, device, jobs: jobs.into(), reset, only, shard, rung };
             match run::run_all(&experiments, &options) {
                 Ok(reports) => {
                     let code = print_summary(&reports);

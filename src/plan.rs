@@ -5,6 +5,7 @@ use serde::Serialize;
 use std::path::Path;
 
 use crate::config::{Experiment, Node, PlannedRun, expr};
+use crate::run::halving::Ladder;
 use crate::rundir::RunDir;
 
 /// One row of the plan, as printed by `--format json`.
@@ -20,6 +21,31 @@ pub struct PlanRow<'a> {
     pub status: String,
     /// Trainable parameters, computed without building the model.
     pub params: usize,
+    /// With `$halving`: the highest rung the run is promoted to so far (0: every run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rung: Option<usize>,
+}
+
+/// The rung of each run of a `$halving` file (see [`PlanRow::rung`]).
+fn rungs(exp: &Experiment, runs_dir: &Path) -> Vec<Option<usize>> {
+    let Some(halving) = &exp.halving else { return vec![None; exp.runs.len()] };
+    let ladder = Ladder::read(exp, halving, runs_dir, usize::MAX);
+    (0..exp.runs.len()).map(|index| Some(ladder.rung_of(index))).collect()
+}
+
+/// `$halving: rungs at 100, 200, 400 inputs for 4, 2, 1 runs (by validation_loss, eta 2)`.
+fn halving_line(exp: &Experiment) -> Option<String> {
+    let halving = exp.halving.as_ref()?;
+    let budgets = halving.run_budgets(&exp.runs);
+    let sizes = halving.rung_sizes(exp.runs.len(), budgets.len());
+    let list = |items: Vec<String>| items.join(", ");
+    Some(format!(
+        "$halving: rungs at {} inputs for {} runs (by {}, eta {})\n",
+        list(budgets.iter().map(u64::to_string).collect()),
+        list(sizes.iter().map(usize::to_string).collect()),
+        halving.metric.id(),
+        halving.eta
+    ))
 }
 
 /// The status of a run from its folder below `runs_dir`, against the file's config.
@@ -45,7 +71,7 @@ pub fn rows<'a>(experiments: &'a [Experiment], runs_dir: &'a Path) -> Vec<PlanRo
     experiments
         .iter()
         .flat_map(|exp| {
-            exp.runs.iter().map(move |run| PlanRow {
+            exp.runs.iter().zip(rungs(exp, runs_dir)).map(move |(run, rung)| PlanRow {
                 file: exp.file.display().to_string(),
                 matrix_id: &run.matrix_id,
                 matrix_slug: &run.matrix_slug,
@@ -53,6 +79,7 @@ pub fn rows<'a>(experiments: &'a [Experiment], runs_dir: &'a Path) -> Vec<PlanRo
                 values: &run.values,
                 status: status(run, runs_dir),
                 params: params(run),
+                rung,
             })
         })
         .collect()
@@ -77,17 +104,22 @@ pub fn to_table(experiments: &[Experiment], runs_dir: &Path) -> String {
                 exp.runs.len()
             ))
         ));
-        let header = ["id", "status", "params", "slug", "experiment_name"];
+        out.push_str(&halving_line(exp).unwrap_or_default());
+        let header = ["id", "status", "rung", "params", "slug", "experiment_name"];
         let mut table = vec![header.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
         table[0].extend(exp.matrix_keys.iter().cloned());
-        for run in &exp.runs {
-            let mut row = vec![
-                run.matrix_id.clone(),
-                status(run, runs_dir),
+        let rungs = rungs(exp, runs_dir);
+        if exp.halving.is_none() {
+            table[0].remove(2);
+        }
+        for (run, rung) in exp.runs.iter().zip(rungs) {
+            let mut row = vec![run.matrix_id.clone(), status(run, runs_dir)];
+            row.extend(rung.map(|rung| rung.to_string()));
+            row.extend([
                 params(run).to_string(),
                 run.matrix_slug.clone(),
                 run.config.experiment_name.clone(),
-            ];
+            ]);
             row.extend(
                 exp.matrix_keys
                     .iter()

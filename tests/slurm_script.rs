@@ -4,10 +4,10 @@
 //! out. Nothing is submitted and nothing is written. No Slurm needed.
 
 mod cluster_common;
-
-use std::path::Path;
+mod golden;
 
 use cluster_common::{TINY, Workspace, text};
+use golden::check_slurm_golden;
 
 /// `expgrid slurm ARGS --dry-run` in `ws`: stdout with the machine-specific parts replaced.
 fn dry_run(ws: &Workspace, args: &[&str]) -> (String, String) {
@@ -23,21 +23,11 @@ fn dry_run(ws: &Workspace, args: &[&str]) -> (String, String) {
     (stdout, String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
-fn check_golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/slurm").join(name);
-    if std::env::var_os("EXPGRID_BLESS").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(actual, expected, "{name} differs (EXPGRID_BLESS=1 rewrites it; review the diff)");
-}
-
 #[test]
 fn defaults_give_one_array_over_all_runs() {
     let ws = Workspace::new(&[("tiny.yml", TINY)]);
     let (script, _) = dry_run(&ws, &["tiny.yml"]);
-    check_golden("defaults.sbatch", &script);
+    check_slurm_golden("defaults.sbatch", &script);
 }
 
 #[test]
@@ -70,7 +60,7 @@ fn every_flag_reaches_the_script() {
         "flex",
     ];
     let (script, _) = dry_run(&ws, &args);
-    check_golden("flags.sbatch", &script);
+    check_slurm_golden("flags.sbatch", &script);
 }
 
 #[test]
@@ -80,7 +70,7 @@ fn the_files_slurm_mapping_gives_defaults_per_run_and_flags_win() {
     );
     let ws = Workspace::new(&[("tiny.yml", &file)]);
     let (script, _) = dry_run(&ws, &["tiny.yml", "--partition", "long", "--sbatch=--nice=10"]);
-    check_golden("mapping.sbatch", &script);
+    check_slurm_golden("mapping.sbatch", &script);
 }
 
 #[test]
@@ -94,7 +84,7 @@ fn arrays_are_split_at_the_size_limit_and_done_runs_left_out() {
     std::fs::write(done.path().join("run.json"), info).unwrap();
     let (script, stderr) = dry_run(&ws, &["tiny.yml", "--max-array-size", "3"]);
     assert_eq!(stderr, "tiny/seed-1: not submitted, done\n");
-    check_golden("split.sbatch", &script);
+    check_slurm_golden("split.sbatch", &script);
 }
 
 #[test]

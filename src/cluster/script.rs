@@ -24,6 +24,8 @@ pub struct TaskRun {
     pub file: PathBuf,
     pub matrix_id: String,
     pub experiment_name: String,
+    /// The `$halving` rung it trains (`expgrid run --rung K`); `None` without `$halving`.
+    pub rung: Option<usize>,
 }
 
 /// What every task's `expgrid run` gets, and where things go.
@@ -43,7 +45,7 @@ pub struct ScriptContext {
     pub job_name: String,
 }
 
-/// The script for `tasks` (array indices 0..tasks.len()).
+/// The script for `tasks` (array indices 0..tasks.len()); they share one `rung`.
 pub fn script(settings: &SlurmSpec, tasks: &[TaskRun], context: &ScriptContext) -> Result<String> {
     if tasks.is_empty() {
         bail!("a job array needs at least one run");
@@ -122,6 +124,9 @@ pub fn script(settings: &SlurmSpec, tasks: &[TaskRun], context: &ScriptContext) 
     );
     if let Some(data_dir) = &context.data_dir {
         write!(command, " --data-dir {}", quote_path(data_dir)?)?;
+    }
+    if let Some(rung) = tasks[0].rung {
+        write!(command, " --rung {rung}")?;
     }
     if let Some(max) = context.max_combinations {
         write!(command, " --max-combinations {max}")?;

@@ -1,6 +1,7 @@
 //! `expgrid slurm`: the runs that are not done, grouped by their Slurm settings, split at the
 //! cluster's `MaxArraySize`, written as sbatch scripts under `<runs dir>/slurm/` and submitted
-//! (or, with `--dry-run`, printed).
+//! (or, with `--dry-run`, printed). Of a `$halving` file, only the runs of its first
+//! unfinished rung: the user runs `expgrid slurm` again for the next one.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,8 +10,10 @@ use anyhow::{Context, Result, bail};
 use indexmap::IndexMap;
 
 use super::script::{self, ScriptContext, TaskRun};
-use crate::config::Experiment;
+use crate::config::halving::Halving;
 use crate::config::slurm::SlurmSpec;
+use crate::config::{Experiment, PlannedRun};
+use crate::run::halving::Ladder;
 use crate::rundir::{RunDir, RunState};
 
 /// Slurm's default `MaxArraySize`, used when `scontrol show config` cannot say.
@@ -43,13 +46,19 @@ pub fn plan_submissions(
     max_array_size: usize,
     notes: &mut Vec<String>,
 ) -> Result<Vec<Submission>> {
-    let mut groups: IndexMap<SlurmSpec, Vec<TaskRun>> = IndexMap::new();
+    let mut groups: IndexMap<(SlurmSpec, Option<usize>), Vec<TaskRun>> = IndexMap::new();
     for exp in experiments {
-        for run in &exp.runs {
+        let (runs, rung) = match &exp.halving {
+            Some(halving) => halving_rung(exp, halving, &options.runs_dir, notes),
+            None => (exp.runs.iter().map(|run| (run, run.config.max_inputs)).collect(), None),
+        };
+        for (run, stop_at) in runs {
             let name = &run.config.experiment_name;
             let dir = RunDir::new(&options.runs_dir, name)?;
+            // A `$halving` run is done for its rung once trained to the rung's budget.
+            let done = || rung.is_none() || dir.result().ok().flatten().is_some_and(|r| r.inputs >= stop_at);
             let left_out = match dir.state()? {
-                RunState::Done => Some("done"),
+                RunState::Done if done() => Some("done"),
                 RunState::Running => Some("running (another process trains it)"),
                 _ if dir.config_changed(&run.resolved)? => {
                     Some("its config changed since it started (`expgrid run --reset` starts it again)")
@@ -65,8 +74,9 @@ pub fn plan_submissions(
                 file: exp.file.clone(),
                 matrix_id: run.matrix_id.clone(),
                 experiment_name: name.clone(),
+                rung,
             };
-            groups.entry(settings).or_default().push(task);
+            groups.entry((settings, rung)).or_default().push(task);
         }
     }
     let workdir = std::env::current_dir().context("cannot read the current folder")?;
@@ -81,13 +91,44 @@ pub fn plan_submissions(
         job_name: job_name(experiments),
     };
     let mut submissions = Vec::new();
-    for (settings, tasks) in &groups {
+    for ((settings, _), tasks) in &groups {
         for chunk in tasks.chunks(max_array_size.max(1)) {
             let script = script::script(settings, chunk, &context)?;
             submissions.push(Submission { script, tasks: chunk.to_vec() });
         }
     }
     Ok(submissions)
+}
+
+/// The runs of the first `$halving` rung of `exp` that is not done, and their budget; `notes`
+/// says which rung that is and that `expgrid slurm` submits the next one once it finished
+/// (a rung's runs depend on the previous rung's results, so they are chosen then).
+fn halving_rung<'a>(
+    exp: &'a Experiment,
+    halving: &Halving,
+    runs_dir: &Path,
+    notes: &mut Vec<String>,
+) -> (Vec<(&'a PlannedRun, u64)>, Option<usize>) {
+    let ladder = Ladder::read(exp, halving, runs_dir, usize::MAX);
+    let reached = |rung: usize| {
+        let budget = ladder.budgets[rung];
+        ladder.rungs[rung].iter().all(|&index| {
+            let dir = RunDir::new(runs_dir, &exp.runs[index].config.experiment_name).ok();
+            dir.and_then(|dir| dir.result().ok().flatten()).is_some_and(|result| result.inputs >= budget)
+        })
+    };
+    let decided = ladder.rungs.len();
+    let rung = (0..decided).find(|&rung| !reached(rung)).unwrap_or(decided - 1);
+    let (budget, last) = (ladder.budgets[rung], ladder.budgets.len() - 1);
+    if rung < last {
+        let file = exp.file.display();
+        notes.push(format!(
+            "{file}: `$halving` rung {rung} of 0..{last} ({budget} inputs); when its jobs have finished, \
+             `expgrid slurm {file}` again submits rung {}",
+            rung + 1
+        ));
+    }
+    (ladder.rungs[rung].iter().map(|&index| (&exp.runs[index], budget)).collect(), Some(rung))
 }
 
 /// The folder of the task logs.

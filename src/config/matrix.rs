@@ -1,5 +1,5 @@
 //! The `matrix:` block: the cartesian product of its lists, the `$filter`, the `$sample`,
-//! `matrix_id` and `matrix_slug`.
+//! the `$halving` hook (`super::halving`), `matrix_id` and `matrix_slug`.
 
 use std::collections::{HashMap, HashSet};
 
@@ -8,12 +8,14 @@ use minijinja::Environment;
 
 use super::error::{ConfigError, ConfigErrors};
 use super::expr::{self, CompiledExpr, Scope};
+use super::halving::Halving;
 use super::node::{Node, Pos, Value};
 
 /// The key of the filter expression inside `matrix:`.
 pub const FILTER_KEY: &str = "$filter";
 /// The key of the random subset inside `matrix:`.
 pub const SAMPLE_KEY: &str = "$sample";
+pub use super::halving::HALVING_KEY;
 
 /// Longest slug before it is cut and given a hash.
 const MAX_SLUG_LEN: usize = 120;
@@ -36,6 +38,7 @@ pub struct Matrix {
     keys: Vec<(String, Vec<Node>)>,
     filter: Option<Node>,
     sample: Option<Sample>,
+    halving: Option<Halving>,
     /// Where `matrix:` is written (none without a matrix).
     at: Option<Pos>,
 }
@@ -53,7 +56,7 @@ impl Matrix {
     /// values; every key a name expressions can use. All problems are reported at once.
     pub fn parse(node: Option<&Node>) -> Result<Matrix, ConfigErrors> {
         let Some(node) = node else {
-            return Ok(Matrix { keys: Vec::new(), filter: None, sample: None, at: None });
+            return Ok(Matrix { keys: Vec::new(), filter: None, sample: None, halving: None, at: None });
         };
         let map = node.as_map().ok_or_else(|| {
             ConfigError::at(
@@ -66,11 +69,19 @@ impl Matrix {
         let mut keys = Vec::new();
         let mut filter = None;
         let mut sample = None;
+        let mut halving = None;
         let mut errors = Vec::new();
         for (key, value) in map {
             if key == SAMPLE_KEY {
                 match Sample::parse(value) {
                     Ok(parsed) => sample = Some(parsed),
+                    Err(err) => errors.push(err),
+                }
+                continue;
+            }
+            if key == HALVING_KEY {
+                match Halving::parse(value) {
+                    Ok(parsed) => halving = Some(parsed),
                     Err(err) => errors.push(err),
                 }
                 continue;
@@ -90,7 +101,9 @@ impl Matrix {
                 errors.push(
                     ConfigError::at(value.key_at.clone(), format!("unknown matrix directive `{key}`"))
                         .key(format!("matrix.{key}"))
-                        .hint(format!("the directives are `{FILTER_KEY}` and `{SAMPLE_KEY}`")),
+                        .hint(format!(
+                            "the directives are `{FILTER_KEY}`, `{SAMPLE_KEY}` and `{HALVING_KEY}`"
+                        )),
                 );
                 continue;
             }
@@ -121,12 +134,17 @@ impl Matrix {
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
         }
-        Ok(Matrix { keys, filter, sample, at: Some(node.key_at.clone()) })
+        Ok(Matrix { keys, filter, sample, halving, at: Some(node.key_at.clone()) })
     }
 
     /// The `$sample` directive, if any.
     pub fn sample(&self) -> Option<Sample> {
         self.sample
+    }
+
+    /// The `$halving` directive, if any.
+    pub fn halving(&self) -> Option<&Halving> {
+        self.halving.as_ref()
     }
 
     /// The matrix keys in file order.

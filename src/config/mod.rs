@@ -10,6 +10,7 @@ pub mod error;
 pub mod expr;
 pub mod extends;
 pub mod folders;
+pub mod halving;
 pub mod matrix;
 pub mod node;
 pub mod pos;
@@ -52,6 +53,8 @@ pub struct Experiment {
     pub product_size: usize,
     /// With `$sample`: the combinations that passed the filter, which the runs were drawn from.
     pub sampled_from: Option<usize>,
+    /// `$halving`: successive halving over the training budget (`crate::run::halving`).
+    pub halving: Option<halving::Halving>,
     pub runs: Vec<PlannedRun>,
 }
 
@@ -146,10 +149,12 @@ impl Experiment {
         let matrix_keys: Vec<String> = matrix.keys().map(String::from).collect();
         errors.extend(folders::shared_folders(&runs, &body));
         errors.extend(report_key_errors(&runs, &matrix_keys, &body));
+        let halving = matrix.halving().cloned();
+        errors.extend(halving.iter().flat_map(|halving| halving.check(&runs)));
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
         }
-        Ok(Experiment { file: path.to_path_buf(), matrix_keys, product_size, sampled_from, runs })
+        Ok(Experiment { file: path.to_path_buf(), matrix_keys, product_size, sampled_from, halving, runs })
     }
 
     /// Matrix keys that take more than one value among the planned runs.

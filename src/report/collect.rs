@@ -135,6 +135,8 @@ pub struct RunRecord {
     pub info: Option<RunInfo>,
     pub outcome: Option<Outcome>,
     pub metrics: Vec<MetricsRow>,
+    /// `$halving` stopped it at this rung and budget (done there, not promoted).
+    pub stopped_at_rung: Option<(usize, u64)>,
 }
 
 impl RunRecord {
@@ -145,7 +147,10 @@ impl RunRecord {
 
     /// Why the run failed, is stale or is damaged (and what to do).
     pub fn error(&self) -> Option<String> {
-        self.standing.detail().or_else(|| self.info.as_ref()?.error.clone())
+        let stopped = self.stopped_at_rung.map(|(rung, inputs)| {
+            format!("at rung {rung} ({inputs} inputs): `$halving` did not promote it (yet)")
+        });
+        self.standing.detail().or(stopped).or_else(|| self.info.as_ref()?.error.clone())
     }
 
     /// The first line of [`error`](Self::error).
@@ -153,13 +158,14 @@ impl RunRecord {
         self.error().map(|e| e.lines().next().unwrap_or_default().to_string())
     }
 
-    /// The status word: the state, `stale` or `damaged`.
+    /// The status word: the state, `stale`, `damaged`, or `stopped` (at a `$halving` rung).
     pub fn status(&self) -> String {
-        self.standing.label()
+        if self.stopped_at_rung.is_some() { "stopped".into() } else { self.standing.label() }
     }
 
     /// Whatever of the folder can be read: one damaged file hides only its own numbers.
-    fn read(planned: &PlannedRun, runs_dir: &Path) -> Result<RunRecord> {
+    /// `budgets`: the `$halving` rung budgets of the file (empty without).
+    fn read(planned: &PlannedRun, runs_dir: &Path, budgets: &[u64]) -> Result<RunRecord> {
         let dir = RunDir::new(runs_dir, &planned.config.experiment_name)?;
         let standing = dir.standing(&planned.resolved);
         let state = match &standing {
@@ -170,10 +176,14 @@ impl RunRecord {
         let metrics = dir.metrics().unwrap_or_default();
         let result = if state == RunState::Done { dir.result().ok().flatten() } else { None };
         let params = info.as_ref().map(|i| i.params as f64);
+        let stopped_at_rung = result
+            .as_ref()
+            .filter(|r| standing == Standing::Current(RunState::Done) && r.inputs < planned.config.max_inputs)
+            .and_then(|r| Some((budgets.iter().position(|&b| b == r.inputs)?, r.inputs)));
         let outcome = match (result, metrics.last()) {
             (Some(r), _) => Some(Outcome {
                 inputs: r.inputs,
-                finished: true,
+                finished: r.inputs >= planned.config.max_inputs,
                 values: [
                     Some(r.validation_loss),
                     Some(r.accuracy_argmax),
@@ -199,7 +209,7 @@ impl RunRecord {
             }),
             (None, None) => None,
         };
-        Ok(RunRecord { planned: planned.clone(), state, standing, info, outcome, metrics })
+        Ok(RunRecord { planned: planned.clone(), state, standing, info, outcome, metrics, stopped_at_rung })
     }
 }
 
@@ -240,8 +250,13 @@ impl Collected {
 
     /// Read the run folders of a planned experiment.
     pub fn read(experiment: Experiment, runs_dir: &Path) -> Result<Collected> {
-        let records =
-            experiment.runs.iter().map(|run| RunRecord::read(run, runs_dir)).collect::<Result<Vec<_>>>()?;
+        let budgets =
+            experiment.halving.as_ref().map(|h| h.run_budgets(&experiment.runs)).unwrap_or_default();
+        let records = experiment
+            .runs
+            .iter()
+            .map(|run| RunRecord::read(run, runs_dir, &budgets))
+            .collect::<Result<Vec<_>>>()?;
         let group_over: Vec<String> =
             experiment.runs.first().map(|r| r.config.report.group_over.clone()).unwrap_or_default();
         let shown_keys: Vec<String> = experiment

@@ -279,10 +279,12 @@ fn raw_value(collected: &Collected, group: &Group, kind: &Kind) -> serde_json::V
     }
 }
 
-/// `done`, `pending`, `failed: <first line>`, `stale: ...`, `damaged: ...`, or counts for a
+/// `done`, `pending`, `failed: <first line>`, `stale: ...`, `damaged: ...`, `stopped: at rung
+/// ...` (`$halving`), or counts for a
 /// group: `2 done, 1 failed: ...`.
 fn status(collected: &Collected, group: &Group) -> String {
-    const ORDER: [&str; 7] = ["done", "running", "interrupted", "pending", "stale", "failed", "damaged"];
+    const ORDER: [&str; 8] =
+        ["done", "stopped", "running", "interrupted", "pending", "stale", "failed", "damaged"];
     let members: Vec<_> = collected.members(group).collect();
     let mut parts = Vec::new();
     for status in ORDER {

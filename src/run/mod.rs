@@ -10,9 +10,11 @@
 //! a row before its next checkpoint is failed and retried only when `--only` selects it.
 //!
 //! With `--shard I/N` only the runs of that shard are considered (`crate::cluster::shard`).
+//! Files with `$halving` train rung by rung, each run to its rung's budget ([`halving`]).
 //! After a stop request (`crate::stop`) no further run starts, and the running ones end at
 //! their next step with a checkpoint, recorded as interrupted.
 
+pub mod halving;
 pub mod progress;
 
 use std::collections::VecDeque;
@@ -47,6 +49,16 @@ pub struct RunOptions {
     pub only: Vec<String>,
     /// Only this shard of the selected runs (`--shard`).
     pub shard: Option<Shard>,
+    /// `--rung K`: only rung K of `$halving` files (see [`halving`]).
+    pub rung: Option<usize>,
+}
+
+/// One run to train, and the inputs to stop it at (its `max_inputs`, or a `$halving` rung).
+#[derive(Debug, Clone, Copy)]
+pub struct Job<'a> {
+    pub exp: &'a Experiment,
+    pub run: &'a PlannedRun,
+    pub stop_at: u64,
 }
 
 /// What happened to one run.
@@ -76,27 +88,50 @@ pub fn select<'a>(
     only: &[String],
     shard: Option<Shard>,
 ) -> Result<Vec<(&'a Experiment, &'a PlannedRun)>> {
+    Ok(select_from(full_runs(experiments), only, shard)?.into_iter().map(|job| (job.exp, job.run)).collect())
+}
+
+/// Every run of `experiments`, each to its `max_inputs`.
+fn full_runs(experiments: &[Experiment]) -> Vec<Job<'_>> {
+    let runs = experiments.iter().flat_map(|exp| exp.runs.iter().map(move |run| (exp, run)));
+    runs.map(|(exp, run)| Job { exp, run, stop_at: run.config.max_inputs }).collect()
+}
+
+/// [`select`] among `candidates` (a `$halving` rung's runs).
+pub fn select_from<'a>(
+    candidates: Vec<Job<'a>>,
+    only: &[String],
+    shard: Option<Shard>,
+) -> Result<Vec<Job<'a>>> {
     let only = Selection::new(only)?;
-    let all_runs = || experiments.iter().flat_map(|exp| exp.runs.iter().map(move |run| (exp, run)));
     if let Some((text, _)) =
-        only.patterns.iter().find(|p| !all_runs().any(|(_, run)| Selection::matches_one(p, run)))
+        only.patterns.iter().find(|p| !candidates.iter().any(|job| Selection::matches_one(p, job.run)))
     {
         anyhow::bail!(
             "--only {text} matches no run: give a matrix id, a slug or an experiment name (globs allowed), \
              and repeat --only for several (`--only 1 --only 4`); `expgrid plan FILE` lists them"
         );
     }
-    Ok(all_runs()
-        .filter(|(_, run)| only.matches(run))
+    Ok(candidates
+        .into_iter()
+        .filter(|job| only.matches(job.run))
         .enumerate()
         .filter(|(position, _)| shard.is_none_or(|shard| shard.contains(*position)))
         .map(|(_, job)| job)
         .collect())
 }
 
-/// Train the selected runs of all experiments; the reports are in matrix order.
+/// Train the selected runs of all experiments; the reports are in matrix order. Files with
+/// `$halving` train rung by rung ([`halving::run_rungs`]).
 pub fn run_all(experiments: &[Experiment], options: &RunOptions) -> Result<Vec<RunReport>> {
-    let jobs = select(experiments, &options.only, options.shard)?;
+    if options.rung.is_some() || experiments.iter().any(|exp| exp.halving.is_some()) {
+        return halving::run_rungs(experiments, options);
+    }
+    Ok(train_jobs(select_from(full_runs(experiments), &options.only, options.shard)?, options))
+}
+
+/// Train `jobs` with `options.jobs` workers; the reports are in the jobs' order.
+pub fn train_jobs(jobs: Vec<Job>, options: &RunOptions) -> Vec<RunReport> {
     let progress = MatrixProgress::new(jobs.len());
     let queue = Mutex::new(jobs.iter().enumerate().collect::<VecDeque<_>>());
     let reports = Mutex::new(vec![None; jobs.len()]);
@@ -109,26 +144,28 @@ pub fn run_all(experiments: &[Experiment], options: &RunOptions) -> Result<Vec<R
                 // A panic never holds these locks (runs are isolated by `catch_unwind`), but
                 // a poisoned lock must not stop the other workers either.
                 let next = || queue.lock().unwrap_or_else(PoisonError::into_inner).pop_front();
-                while let Some((index, (exp, run))) = next() {
+                while let Some((index, job)) = next() {
                     let outcome = match (&pool, stop::requested()) {
                         (_, Some(signal)) => {
                             Outcome::Interrupted(format!("not started: stopped by {}", signal.name()))
                         }
-                        (Ok(pool), None) => pool.install(|| run_one(exp, run, options, &progress)),
+                        (Ok(pool), None) => pool.install(|| run_one(job, options, &progress)),
                         (Err(err), None) => Outcome::Failed(format!("cannot start worker threads: {err}")),
                     };
-                    let report = RunReport { experiment_name: run.config.experiment_name.clone(), outcome };
+                    let report =
+                        RunReport { experiment_name: job.run.config.experiment_name.clone(), outcome };
                     reports.lock().unwrap_or_else(PoisonError::into_inner)[index] = Some(report);
                 }
             });
         }
     });
     progress.finish();
-    Ok(reports.into_inner().unwrap_or_else(PoisonError::into_inner).into_iter().flatten().collect())
+    reports.into_inner().unwrap_or_else(PoisonError::into_inner).into_iter().flatten().collect()
 }
 
 /// Decide about, lock, and train one run. Errors become a failed outcome.
-fn run_one(exp: &Experiment, run: &PlannedRun, options: &RunOptions, progress: &MatrixProgress) -> Outcome {
+fn run_one(job: &Job, options: &RunOptions, progress: &MatrixProgress) -> Outcome {
+    let Job { run, stop_at, .. } = *job;
     let name = &run.config.experiment_name;
     let dir = match RunDir::new(&options.runs_dir, name) {
         Ok(dir) => dir,
@@ -140,25 +177,28 @@ fn run_one(exp: &Experiment, run: &PlannedRun, options: &RunOptions, progress: &
         // A read-only runs folder cannot be locked, but what is finished there is finished.
         Err(err) => {
             return match dir.standing(&run.resolved) {
-                Standing::Current(RunState::Done) => Outcome::Skipped("done".into()),
+                Standing::Current(RunState::Done) if done_inputs(&dir) >= stop_at => {
+                    Outcome::Skipped("done".into())
+                }
                 stale @ Standing::Stale(_) => Outcome::Stale(stale.detail().unwrap_or_default()),
                 _ => Outcome::Failed(format!("{err:#}")),
             };
         }
     };
-    let (start_inputs, note, deaths) = match prepare(&dir, run, options.reset, !options.only.is_empty()) {
+    let explicit = !options.only.is_empty();
+    let (start_inputs, note, deaths) = match prepare(&dir, run, stop_at, options.reset, explicit) {
         Ok(Decision::Train { inputs_done, note, deaths }) => (inputs_done, note, deaths),
         Ok(Decision::Skip(reason)) => return Outcome::Skipped(reason),
         Ok(Decision::Stale(reason)) => return Outcome::Stale(reason),
         Ok(Decision::Fail(reason)) => return Outcome::Failed(reason),
         Err(err) => return Outcome::Failed(format!("{err:#}")),
     };
-    let run_progress = progress.start_run(name, run.config.max_inputs, start_inputs);
+    let run_progress = progress.start_run(name, stop_at, start_inputs);
     if let Some(note) = note {
         run_progress.log(&note);
     }
     let trained = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        train_locked(exp, run, &dir, options, &run_progress, deaths)
+        train_locked(job, &dir, options, &run_progress, deaths)
     }))
     .unwrap_or_else(|panic| Err(anyhow::anyhow!("panicked: {}", panic_message(panic.as_ref()))));
     let outcome = match trained {
@@ -213,7 +253,7 @@ const MAX_DEATHS: u32 = 3;
 /// With the lock held: skip done runs, refuse stale ones, repair damaged ones, give up on
 /// runs that keep killing their process (unless `explicit`ly selected), clear the folder on
 /// reset.
-fn prepare(dir: &RunDir, run: &PlannedRun, reset: bool, explicit: bool) -> Result<Decision> {
+fn prepare(dir: &RunDir, run: &PlannedRun, stop_at: u64, reset: bool, explicit: bool) -> Result<Decision> {
     if reset {
         dir.clear()?;
         return Ok(Decision::Train { inputs_done: 0, note: None, deaths: 0 });
@@ -223,11 +263,21 @@ fn prepare(dir: &RunDir, run: &PlannedRun, reset: bool, explicit: bool) -> Resul
     let inputs = train::checkpoint_inputs(dir);
     let resume = |note, deaths| Decision::Train { inputs_done: inputs.unwrap_or(0), note, deaths };
     let state = match dir.standing(&run.resolved) {
-        Standing::Current(RunState::Done) => return Ok(Decision::Skip("done".into())),
+        Standing::Current(RunState::Done) if done_inputs(dir) >= stop_at => {
+            return Ok(Decision::Skip("done".into()));
+        }
+        // Stopped at a `$halving` rung and now promoted: it continues from its checkpoint.
+        Standing::Current(RunState::Done) => {
+            return Ok(resume(Some(format!("promoted: continues to {stop_at} inputs")), 0));
+        }
         stale @ Standing::Stale(_) => return Ok(Decision::Stale(stale.detail().unwrap_or_default())),
         Standing::Damaged(message) => return Ok(resume(Some(format!("repairing: {message}")), 0)),
         Standing::Current(state) => state,
     };
+    // Interrupted in a later `$halving` rung: that rung continues it, not this one.
+    if let Some(inputs) = inputs.filter(|&inputs| inputs >= stop_at && stop_at < run.config.max_inputs) {
+        return Ok(Decision::Skip(format!("past this rung ({inputs} inputs): its next rung continues it")));
+    }
     let Some(mut info) = dir.info()? else { return Ok(resume(None, 0)) };
     // `running` while this process holds the lock: the process that trained it died.
     info.deaths = match state {
@@ -250,6 +300,11 @@ fn prepare(dir: &RunDir, run: &PlannedRun, reset: bool, explicit: bool) -> Resul
     info.error = Some(message.clone());
     dir.write_info(&info)?;
     Ok(Decision::Fail(message))
+}
+
+/// The inputs a done run was trained to (a `$halving` rung or its `max_inputs`).
+fn done_inputs(dir: &RunDir) -> u64 {
+    dir.result().ok().flatten().map_or(0, |result| result.inputs)
 }
 
 /// The error of a failed run, with what to do when the disk is full.
@@ -276,13 +331,13 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// Record the start, train, record the result.
 fn train_locked(
-    exp: &Experiment,
-    run: &PlannedRun,
+    job: &Job,
     dir: &RunDir,
     options: &RunOptions,
     progress: &progress::RunProgress,
     deaths: u32,
 ) -> Result<RunResult> {
+    let Job { exp, run, stop_at } = *job;
     dir.write_config(&run.resolved)?;
     // A damaged run.json is replaced (its start time is lost).
     let previous = dir.info().ok().flatten();
@@ -309,8 +364,8 @@ fn train_locked(
         slurm_array_task_id: slurm.and_then(|job| job.array_task_id),
     };
     dir.write_info(&info)?;
-    let context =
-        TrainContext { run, dir, data_dir: options.data_dir.clone(), device: &options.device, progress };
+    let data_dir = options.data_dir.clone();
+    let context = TrainContext { run, dir, data_dir, device: &options.device, progress, stop_at };
     let result = train::train_run(&context)?;
     dir.write_result(&result)?;
     info.status = Status::Done;

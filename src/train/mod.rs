@@ -47,6 +47,10 @@ pub struct TrainContext<'a> {
     pub data_dir: Option<PathBuf>,
     pub device: &'a str,
     pub progress: &'a RunProgress,
+    /// Stop (with a validation and a checkpoint there) at this many inputs: the run's
+    /// `max_inputs`, or a `$halving` rung below it. The schedule is always `max_inputs`'s,
+    /// so a run stopped at a rung is the prefix of the full run.
+    pub stop_at: u64,
 }
 
 /// Inputs trained so far according to the run's newest checkpoint (`None`: no checkpoint).
@@ -99,8 +103,9 @@ pub fn train_run(context: &TrainContext) -> Result<RunResult> {
     let elapsed_before = state.elapsed_s;
     let mut last_checkpoint = state.inputs;
 
+    let stop_at = context.stop_at.min(config.max_inputs);
     for batch in stream {
-        if state.inputs >= config.max_inputs {
+        if state.inputs >= stop_at {
             break;
         }
         let step_start = Instant::now();
@@ -131,7 +136,8 @@ pub fn train_run(context: &TrainContext) -> Result<RunResult> {
         }
 
         let finished = state.inputs >= config.max_inputs;
-        if finished || state.inputs - state.last_validation >= validate_every {
+        let at_stop = state.inputs >= stop_at;
+        if finished || at_stop || state.inputs - state.last_validation >= validate_every {
             let with_probe = finished || config.probe.every == ProbeEvery::EachValidation;
             let (row, probe) =
                 validate(config, &model, &data, &device, &state, schedule.at(state.steps), with_probe)?;
@@ -156,7 +162,7 @@ pub fn train_run(context: &TrainContext) -> Result<RunResult> {
             checkpoint::save(dir, &model, &optimizer, &state)?;
             last_checkpoint = state.inputs;
         }
-        if finished {
+        if finished || at_stop {
             break;
         }
         if let Some(signal) = stop::requested() {
