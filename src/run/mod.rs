@@ -309,8 +309,13 @@ fn train_locked(
         slurm_array_task_id: slurm.and_then(|job| job.array_task_id),
     };
     dir.write_info(&info)?;
-    let context =
-        TrainContext { run, dir, data_dir: options.data_dir.clone(), device: &options.device, progress };
+    let context = TrainContext {
+        run,
+        dir,
+        data_dir: options.data_dir.clone(),
+        device: &options.device,
+        observer: progress,
+    };
     let result = train::train_run(&context)?;
     dir.write_result(&result)?;
     info.status = Status::Done;
