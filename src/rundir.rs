@@ -22,6 +22,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::config::Node;
+use crate::metrics::Metric;
 
 pub const CONFIG_FILE: &str = "config.yaml";
 pub const INFO_FILE: &str = "run.json";
@@ -174,6 +175,21 @@ pub struct MetricsRow {
     pub elapsed_s: f64,
     /// Training inputs per second, validation excluded.
     pub throughput: f64,
+}
+
+impl MetricsRow {
+    /// The metric in this row (`None` for `params`, which only `run.json` has).
+    pub fn get(&self, metric: Metric) -> Option<f64> {
+        match metric {
+            Metric::ValidationLoss => Some(self.validation_loss),
+            Metric::AccuracyArgmax => Some(self.accuracy_argmax),
+            Metric::AccuracySvc => self.accuracy_svc,
+            Metric::AccuracySvcHeldout => self.accuracy_svc_heldout,
+            Metric::Params => None,
+            Metric::TrainTime => Some(self.elapsed_s),
+            Metric::Throughput => Some(self.throughput),
+        }
+    }
 }
 
 /// `result.json`: the final numbers of a finished run.

@@ -22,6 +22,7 @@ use std::sync::{Mutex, PoisonError};
 
 use anyhow::{Context, Result};
 
+use crate::backend::SelectedDevice;
 use crate::cluster::{Env, Shard};
 use crate::config::{Experiment, PlannedRun};
 use crate::rundir::{RunDir, RunInfo, RunResult, RunState, Standing, Status};
@@ -37,7 +38,7 @@ pub struct RunOptions {
     /// Where data sets are looked for first (`--data-dir`).
     pub data_dir: Option<PathBuf>,
     /// `--device`, see `crate::backend`.
-    pub device: String,
+    pub device: SelectedDevice,
     /// Runs trained at once; the cores are divided between them.
     pub jobs: usize,
     /// Train done runs again, from scratch.
@@ -295,8 +296,8 @@ fn train_locked(
         git_commit: git_commit(&exp.file),
         matrix_id: run.matrix_id.clone(),
         matrix_slug: run.matrix_slug.clone(),
-        backend: crate::backend::backend_name(&options.device).map_err(anyhow::Error::msg)?,
-        device: options.device.clone(),
+        backend: options.device.backend_name(),
+        device: options.device.name().to_string(),
         seed: run.config.seed,
         params: train::params(run)?,
         started_at: previous.and_then(|p| p.started_at).or_else(|| Some(now())),

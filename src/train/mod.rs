@@ -28,7 +28,7 @@ use burn::optim::{
 };
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::backend::{self, DeviceChoice};
+use crate::backend::{self, SelectedDevice};
 use crate::config::PlannedRun;
 use crate::config::schema::{OptimizerSpec, ProbeEvery, RunConfig};
 use crate::data::{BatchStream, DataSource, Dataset, Pipeline, StreamPosition};
@@ -46,7 +46,7 @@ pub struct TrainContext<'a> {
     pub run: &'a PlannedRun,
     pub dir: &'a RunDir,
     pub data_dir: Option<PathBuf>,
-    pub device: &'a str,
+    pub device: &'a SelectedDevice,
     /// Told about every step and validation.
     pub observer: &'a dyn TrainObserver,
 }
@@ -74,7 +74,7 @@ struct RunData {
 pub fn train_run(context: &TrainContext) -> Result<RunResult> {
     let config = &context.run.config;
     let dir = context.dir;
-    let device = DeviceChoice::parse(context.device).map_err(anyhow::Error::msg)?.device();
+    let device = context.device.device();
     let train_device = device.clone().autodiff();
     let data = load_data(config, context.data_dir.clone())?;
 
@@ -129,7 +129,7 @@ pub fn train_run(context: &TrainContext) -> Result<RunResult> {
         state.train_time_s += step_start.elapsed().as_secs_f64();
         context.observer.step(state.inputs, loss_value);
         if let Some(fault) = fault {
-            fault.strike(state.inputs);
+            fault.strike(state.inputs, context.observer);
         }
 
         let finished = state.inputs >= config.max_inputs;
