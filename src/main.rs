@@ -477,7 +477,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 fn fetch(experiments: &[Experiment], data_dir: Option<PathBuf>) -> ExitCode {
     let source = expgrid::data::DataSource::from_env(data_dir);
     let mut failed = false;
-    for (dataset, split) in expgrid::data::fetch::needed(experiments) {
+    for (dataset, split) in expgrid::data::fetch::needed(
+        experiments.iter().flat_map(|exp| exp.runs.iter().map(|run| &run.config)),
+    ) {
         match expgrid::data::fetch::fetch(dataset, split, &source) {
             Ok(fetched) => println!("{fetched}"),
             Err(err) => {
