@@ -3,6 +3,7 @@
 //! two processes on one file.
 
 mod run_fixture;
+mod shared_data;
 
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
