@@ -80,8 +80,8 @@ impl std::fmt::Display for RunState {
     }
 }
 
-/// A run as `plan` and `report` show it: its state, checked against the file's config and
-/// its files.
+/// A run as `plan` and `report` show it and `run` decides about it: its state, checked
+/// against the file's config and its files.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Standing {
     /// Its files are readable and it was trained with the file's config (or not yet).

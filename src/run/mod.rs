@@ -194,8 +194,8 @@ fn run_one(exp: &Experiment, run: &PlannedRun, options: &RunOptions, progress: &
 }
 
 enum Decision {
-    /// Train from the checkpoint's inputs; `note` says why a done run is trained; `deaths`
-    /// is carried into `run.json`.
+    /// Train from the checkpoint's inputs; `note` says what is repaired on the way (a damaged
+    /// file); `deaths` is carried into `run.json`.
     Train {
         inputs_done: u64,
         note: Option<String>,
