@@ -38,6 +38,24 @@ fn no_circle_between_files_of_config_and_model() {
 }
 
 #[test]
+fn the_library_neither_prints_to_stdout_nor_parses_argv() {
+    let mut found = Vec::new();
+    for file in source_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            let code = line.split_once("//").map_or(line, |(code, _)| code);
+            let print = ["println!", "print!", "std::io::stdout", "clap::", "std::env::args"]
+                .iter()
+                .find(|word| code.contains(*word) && !code.contains(&format!("e{word}")));
+            if let Some(word) = print {
+                found.push(format!("{}:{}: {word}", file.display(), number + 1));
+            }
+        }
+    }
+    assert_eq!(found, Vec::<String>::new(), "only src/main.rs prints and parses the command line");
+}
+
+#[test]
 fn the_checks_find_what_they_look_for() {
     let graph = |edges: &[(&str, &str)]| {
         let mut graph = Graph::new();
