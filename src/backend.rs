@@ -1,4 +1,5 @@
 //! Backend selection: the one place that maps a `--device` string to a burn [`Device`].
+//! The command line parses it once into a [`SelectedDevice`]; runs take that.
 //!
 //! burn 0.22 picks the backend at run time: tensors and modules are not generic over a
 //! `Backend` type, they carry a [`Device`] that names the backend. Which backends exist is
@@ -88,6 +89,40 @@ impl DeviceChoice {
             #[cfg(feature = "tch")]
             Self::LibTorchCuda(index) => format!("tch-cuda:{index}"),
         }
+    }
+}
+
+/// A `--device` value, parsed once before any run starts: the backend it chooses and the
+/// name it was given as (`run.json` records the name, Slurm scripts pass it on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectedDevice {
+    name: String,
+    choice: DeviceChoice,
+}
+
+impl SelectedDevice {
+    /// The name as given, e.g. `cpu`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The burn device (without autodiff).
+    pub fn device(&self) -> Device {
+        self.choice.device()
+    }
+
+    /// The backend's name for reports, e.g. `flex`.
+    pub fn backend_name(&self) -> String {
+        self.choice.backend_name()
+    }
+}
+
+impl std::str::FromStr for SelectedDevice {
+    type Err = String;
+
+    /// See [`DeviceChoice::parse`].
+    fn from_str(name: &str) -> Result<Self, String> {
+        Ok(SelectedDevice { name: name.to_string(), choice: DeviceChoice::parse(name)? })
     }
 }
 

@@ -1,14 +1,18 @@
 //! The `expgrid` command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use expgrid::backend::SelectedDevice;
 use expgrid::cluster::{self, ShardSpec};
 use expgrid::config::{ConfigErrors, Experiment, Limits};
+use expgrid::report::plot::ImageFormat;
+use expgrid::report::table::TableOptions;
+use expgrid::report::{self, ReportFormat};
 use expgrid::run::{self, Outcome, RunOptions, RunReport};
-use expgrid::{plan, report, serve, stop};
+use expgrid::{plan, serve, stop};
 
 /// Declarative deep-learning experiment matrices: one YAML file lists the values to sweep;
 /// expgrid plans, trains and reports every combination.
@@ -93,12 +97,12 @@ enum Command {
         limits: LimitArgs,
     },
     /// Tables of the runs' results (markdown with plots, CSV or JSON); reads run folders only.
-    Report(report::ReportArgs),
+    Report(ReportArgs),
     /// Learning curves, or with `--x` a metric against a matrix key (SVG or PNG).
-    Plot(report::PlotArgs),
+    Plot(PlotArgs),
     /// Serve the HTML report on a local web server; the page refreshes itself while runs
     /// train. Reads run folders only.
-    Serve(serve::ServeArgs),
+    Serve(ServeArgs),
 }
 
 /// Bounds on loading experiment files (`plan`, `check`, `run`).
@@ -170,7 +174,112 @@ struct TrainingArgs {
     data_dir: Option<PathBuf>,
     /// Compute device: `cpu` (default backend); with the `tch` feature also `cuda`, `cuda:N`.
     #[arg(long, default_value = expgrid::backend::DEFAULT_DEVICE)]
-    device: String,
+    device: SelectedDevice,
+}
+
+/// `expgrid report`: tables of finished and unfinished runs.
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// Experiment files (YAML).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormatArg::Md)]
+    format: ReportFormatArg,
+    /// Sort rows by this column (a metric or matrix key); a trailing `-` sorts descending,
+    /// e.g. `accuracy_argmax-`. Default: validation loss, lowest first.
+    #[arg(long, value_name = "COLUMN[-]")]
+    sort: Option<String>,
+    /// The columns to show, comma-separated: matrix keys, metrics
+    /// (validation_loss, accuracy_argmax, accuracy_svc, accuracy_svc_heldout, params,
+    /// train_time, throughput), n, status.
+    #[arg(long, value_delimiter = ',')]
+    columns: Option<Vec<String>>,
+    /// A minijinja template for the markdown report (start from templates/report.md.j2).
+    #[arg(long)]
+    template: Option<PathBuf>,
+    /// Output file (`-` for stdout); default `reports/<file stem>.<md|csv|json|html>`.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The folder holding the run folders.
+    #[arg(long, default_value = "runs")]
+    runs_dir: PathBuf,
+    /// CSV: one row per validation; JSON: a `curve` array in every run.
+    #[arg(long)]
+    curves: bool,
+    /// Draw the report's plots as PNG instead of SVG.
+    #[arg(long)]
+    png: bool,
+}
+
+/// `--format` of `expgrid report` (the library's [`ReportFormat`]).
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormatArg {
+    Md,
+    Csv,
+    Json,
+    /// One self-contained page: table, curves, trends, parallel coordinates, configs.
+    Html,
+}
+
+impl From<ReportFormatArg> for ReportFormat {
+    fn from(format: ReportFormatArg) -> ReportFormat {
+        match format {
+            ReportFormatArg::Md => ReportFormat::Md,
+            ReportFormatArg::Csv => ReportFormat::Csv,
+            ReportFormatArg::Json => ReportFormat::Json,
+            ReportFormatArg::Html => ReportFormat::Html,
+        }
+    }
+}
+
+/// `expgrid plot`: learning curves, or with `--x` a metric against a matrix key.
+#[derive(clap::Args)]
+struct PlotArgs {
+    /// The experiment file (YAML).
+    file: PathBuf,
+    /// A matrix key for the x axis (`inputs` with --baseline); without it, learning curves
+    /// are drawn.
+    #[arg(long)]
+    x: Option<String>,
+    /// The metric on the y axis (with --x).
+    #[arg(long, default_value = "accuracy_argmax")]
+    y: String,
+    /// A matrix key whose values get one line each (with --x).
+    #[arg(long)]
+    series: Option<String>,
+    /// With `--x inputs`: the difference of every row to its baseline over training, with
+    /// its 95 % interval as a band. The baseline is `report.baseline`, or the matrix values
+    /// given here (`--baseline alpha=0.0`, several joined by commas).
+    #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "KEY=VALUE")]
+    baseline: Option<String>,
+    /// Output file; default `reports/<file stem>/learning-curves.svg`, `<y>-by-<x>.svg` or
+    /// `<y>-difference-to-baseline.svg`.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The folder holding the run folders.
+    #[arg(long, default_value = "runs")]
+    runs_dir: PathBuf,
+    /// PNG instead of SVG.
+    #[arg(long)]
+    png: bool,
+}
+
+/// `expgrid serve`: a live report of experiment files.
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Experiment files (YAML).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// The port to listen on (0: any free port; the address is printed).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// The address to listen on; `0.0.0.0` makes the page reachable from other machines.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// The folder holding the run folders.
+    #[arg(long, default_value = "runs")]
+    runs_dir: PathBuf,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -252,9 +361,9 @@ fn main() -> ExitCode {
             Ok(experiments) => fetch(&experiments, data_dir),
             Err(errors) => report_errors(&errors),
         },
-        Command::Report(args) => finish(report::report(&args)),
-        Command::Plot(args) => finish(report::plot(&args)),
-        Command::Serve(args) => finish(serve::serve(&args)),
+        Command::Report(args) => finish(write_reports(args)),
+        Command::Plot(args) => finish(plot(args)),
+        Command::Serve(args) => finish(serve(args)),
     }
 }
 
@@ -308,11 +417,75 @@ fn slurm(experiments: &[Experiment], args: SlurmArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `expgrid report`: one report per file, to its file or stdout.
+fn write_reports(args: ReportArgs) -> anyhow::Result<()> {
+    if args.files.len() > 1 && args.out.is_some() {
+        anyhow::bail!("--out names one file: give one experiment file, or leave --out out");
+    }
+    let format = ReportFormat::from(args.format);
+    let options = report::ReportOptions {
+        format,
+        table: TableOptions { columns: args.columns, sort: args.sort },
+        template: match &args.template {
+            Some(path) => report::markdown::read_template(path)?,
+            None => report::markdown::DEFAULT_TEMPLATE.to_string(),
+        },
+        curves: args.curves,
+        image: image_format(args.png),
+        stamp: report::Stamp::now(),
+    };
+    for file in &args.files {
+        let out = args.out.clone().unwrap_or_else(|| report::default_out(file, format));
+        report::write_report(file, &args.runs_dir, &out, &options, &mut std::io::stdout().lock())?;
+        if out != Path::new("-") {
+            eprintln!("wrote {}", out.display());
+        }
+    }
+    Ok(())
+}
+
+/// `expgrid plot`: one plot.
+fn plot(args: PlotArgs) -> anyhow::Result<()> {
+    let options = report::PlotOptions {
+        x: args.x,
+        y: args.y,
+        series: args.series,
+        baseline: args.baseline,
+        out: args.out,
+        image: image_format(args.png),
+    };
+    let out = report::plot(&args.file, &args.runs_dir, &options)?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+fn image_format(png: bool) -> ImageFormat {
+    if png { ImageFormat::Png } else { ImageFormat::Svg }
+}
+
+/// `expgrid serve`: say where, then serve until stopped.
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+    let files = args.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ");
+    let server = serve::Server::bind(serve::ServeOptions {
+        files: args.files,
+        port: args.port,
+        host: args.host,
+        runs_dir: args.runs_dir,
+    })?;
+    println!("serving the report of {files} at http://{}/ (Ctrl-C stops)", server.address()?);
+    std::io::stdout().flush()?;
+    server.run();
+    Ok(())
+}
+
 /// `expgrid fetch`: every split the runs need, found or downloaded, and verified.
 fn fetch(experiments: &[Experiment], data_dir: Option<PathBuf>) -> ExitCode {
     let source = expgrid::data::DataSource::from_env(data_dir);
     let mut failed = false;
-    for (dataset, split) in expgrid::data::fetch::needed(experiments) {
+    for (dataset, split) in expgrid::data::fetch::needed(
+        experiments.iter().flat_map(|exp| exp.runs.iter().map(|run| &run.config)),
+    ) {
         match expgrid::data::fetch::fetch(dataset, split, &source) {
             Ok(fetched) => println!("{fetched}"),
             Err(err) => {

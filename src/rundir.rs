@@ -22,6 +22,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::config::Node;
+use crate::metrics::Metric;
 
 pub const CONFIG_FILE: &str = "config.yaml";
 pub const INFO_FILE: &str = "run.json";
@@ -79,8 +80,8 @@ impl std::fmt::Display for RunState {
     }
 }
 
-/// A run as `plan` and `report` show it: its state, checked against the file's config and
-/// its files.
+/// A run as `plan` and `report` show it and `run` decides about it: its state, checked
+/// against the file's config and its files.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Standing {
     /// Its files are readable and it was trained with the file's config (or not yet).
@@ -174,6 +175,21 @@ pub struct MetricsRow {
     pub elapsed_s: f64,
     /// Training inputs per second, validation excluded.
     pub throughput: f64,
+}
+
+impl MetricsRow {
+    /// The metric in this row (`None` for `params`, which only `run.json` has).
+    pub fn get(&self, metric: Metric) -> Option<f64> {
+        match metric {
+            Metric::ValidationLoss => Some(self.validation_loss),
+            Metric::AccuracyArgmax => Some(self.accuracy_argmax),
+            Metric::AccuracySvc => self.accuracy_svc,
+            Metric::AccuracySvcHeldout => self.accuracy_svc_heldout,
+            Metric::Params => None,
+            Metric::TrainTime => Some(self.elapsed_s),
+            Metric::Throughput => Some(self.throughput),
+        }
+    }
 }
 
 /// `result.json`: the final numbers of a finished run.

@@ -13,11 +13,10 @@
 //! file that no longer loads makes `data.json` answer `{"error": ...}`, and the page keeps
 //! the numbers it has and shows the error until the next refresh succeeds.
 
-use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow};
-use clap::Args;
 use serde_json::json;
 
 use crate::config::Experiment;
@@ -26,21 +25,23 @@ use crate::report::collect::Collected;
 use crate::report::html::PageData;
 use crate::report::table::TableOptions;
 
-/// `expgrid serve`: a live report of experiment files.
-#[derive(Debug, Clone, Args)]
-pub struct ServeArgs {
+/// What `expgrid serve` serves, and where.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
     /// Experiment files (YAML).
-    #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// The port to listen on (0: any free port; the address is printed).
-    #[arg(long, default_value_t = 8080)]
+    /// The port to listen on (0: any free port).
     pub port: u16,
-    /// The address to listen on; `0.0.0.0` makes the page reachable from other machines.
-    #[arg(long, default_value = "127.0.0.1")]
+    /// The address to listen on.
     pub host: String,
     /// The folder holding the run folders.
-    #[arg(long, default_value = "runs")]
     pub runs_dir: PathBuf,
+}
+
+/// A server listening for the report pages of [`ServeOptions::files`].
+pub struct Server {
+    http: tiny_http::Server,
+    options: ServeOptions,
 }
 
 /// A response: status, content type and body.
@@ -56,60 +57,66 @@ impl Reply {
     }
 }
 
-/// Serve until the process is stopped.
-pub fn serve(args: &ServeArgs) -> Result<()> {
-    // A typo in a file is an error now, not a broken page later.
-    for file in &args.files {
-        Experiment::load(file).map_err(|errors| anyhow!("{errors}"))?;
+impl Server {
+    /// Check that every file loads (a typo is an error now, not a broken page later), then
+    /// listen.
+    pub fn bind(options: ServeOptions) -> Result<Server> {
+        for file in &options.files {
+            Experiment::load(file).map_err(|errors| anyhow!("{errors}"))?;
+        }
+        let http = tiny_http::Server::http((options.host.as_str(), options.port))
+            .map_err(|err| anyhow!("cannot listen on {}:{}: {err}", options.host, options.port))?;
+        Ok(Server { http, options })
     }
-    let server = tiny_http::Server::http((args.host.as_str(), args.port))
-        .map_err(|err| anyhow!("cannot listen on {}:{}: {err}", args.host, args.port))?;
-    let address = server.server_addr().to_ip().context("the server has no IP address")?;
-    println!("serving the report of {} at http://{address}/ (Ctrl-C stops)", file_list(args));
-    std::io::stdout().flush()?;
-    for request in server.incoming_requests() {
-        let reply = if *request.method() == tiny_http::Method::Get {
-            route(args, request.url())
-        } else {
-            Reply::new(405, "text/plain; charset=utf-8", "only GET is served\n".into())
-        };
-        let response = tiny_http::Response::from_string(reply.body)
-            .with_status_code(reply.status)
-            .with_header(header("Content-Type", reply.content_type))
-            .with_header(header("Cache-Control", "no-store"));
-        // A browser that went away before the answer is not an error of the server.
-        let _ = request.respond(response);
+
+    /// The address it listens on (with the port chosen when 0 was asked for).
+    pub fn address(&self) -> Result<SocketAddr> {
+        self.http.server_addr().to_ip().context("the server has no IP address")
     }
-    Ok(())
+
+    /// Answer requests until the process is stopped.
+    pub fn run(&self) {
+        for request in self.http.incoming_requests() {
+            let reply = if *request.method() == tiny_http::Method::Get {
+                route(&self.options, request.url())
+            } else {
+                Reply::new(405, "text/plain; charset=utf-8", "only GET is served\n".into())
+            };
+            let response = tiny_http::Response::from_string(reply.body)
+                .with_status_code(reply.status)
+                .with_header(header("Content-Type", reply.content_type))
+                .with_header(header("Cache-Control", "no-store"));
+            // A browser that went away before the answer is not an error of the server.
+            let _ = request.respond(response);
+        }
+    }
 }
 
 fn header(name: &str, value: &str) -> tiny_http::Header {
     tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("a valid ASCII header")
 }
 
-fn file_list(args: &ServeArgs) -> String {
-    args.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
-}
-
 /// The answer to `GET url`.
-fn route(args: &ServeArgs, url: &str) -> Reply {
+fn route(options: &ServeOptions, url: &str) -> Reply {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let file = query.split('&').find_map(|pair| pair.strip_prefix("file=")).map(str::parse::<usize>);
     let index = match file {
         None => None,
-        Some(Ok(i)) if i < args.files.len() => Some(i),
+        Some(Ok(i)) if i < options.files.len() => Some(i),
         Some(_) => {
-            let text = format!("no such file: use file=0 to file={}\n", args.files.len() - 1);
+            let text = format!("no such file: use file=0 to file={}\n", options.files.len() - 1);
             return Reply::new(404, "text/plain; charset=utf-8", text);
         }
     };
     match path {
         "/" => match index {
-            None if args.files.len() > 1 => Reply::new(200, "text/html; charset=utf-8", index_page(args)),
-            index => page(args, index.unwrap_or(0)),
+            None if options.files.len() > 1 => {
+                Reply::new(200, "text/html; charset=utf-8", index_page(options))
+            }
+            index => page(options, index.unwrap_or(0)),
         },
         "/data.json" => {
-            let body = match page_data(args, index.unwrap_or(0)).and_then(|data| data.to_json()) {
+            let body = match page_data(options, index.unwrap_or(0)).and_then(|data| data.to_json()) {
                 Ok(json) => json,
                 Err(err) => json!({ "error": format!("{err:#}") }).to_string(),
             };
@@ -120,8 +127,8 @@ fn route(args: &ServeArgs, url: &str) -> Reply {
 }
 
 /// The report page of file `index`, set to poll its data.
-fn page(args: &ServeArgs, index: usize) -> Reply {
-    match page_data(args, index).and_then(|data| data.to_html()) {
+fn page(options: &ServeOptions, index: usize) -> Reply {
+    match page_data(options, index).and_then(|data| data.to_html()) {
         Ok(html) => Reply::new(200, "text/html; charset=utf-8", html),
         Err(err) => Reply::new(
             503,
@@ -131,16 +138,16 @@ fn page(args: &ServeArgs, index: usize) -> Reply {
     }
 }
 
-fn page_data(args: &ServeArgs, index: usize) -> Result<PageData> {
-    let collected = Collected::load(&args.files[index], &args.runs_dir)?;
+fn page_data(options: &ServeOptions, index: usize) -> Result<PageData> {
+    let collected = Collected::load(&options.files[index], &options.runs_dir)?;
     let mut data = PageData::new(&collected, &TableOptions::default(), &Stamp::now())?;
     data.poll = Some(format!("data.json?file={index}"));
     Ok(data)
 }
 
 /// Links to the page of every file.
-fn index_page(args: &ServeArgs) -> String {
-    let links: String = args
+fn index_page(options: &ServeOptions) -> String {
+    let links: String = options
         .files
         .iter()
         .enumerate()
@@ -161,7 +168,7 @@ mod tests {
 
     #[test]
     fn unknown_paths_and_files_are_not_found() {
-        let args = ServeArgs {
+        let args = ServeOptions {
             files: vec!["a.yml".into()],
             port: 0,
             host: "127.0.0.1".into(),

@@ -407,3 +407,19 @@ fn errors_are_capped_per_file() {
         &err[err.len() - 200..]
     );
 }
+
+#[test]
+fn a_whole_float_is_accepted_as_an_integer_and_a_fractional_one_is_not() {
+    let exp = load(&BASE.replace("max_inputs: 100", "max_inputs: 2e6"));
+    assert_eq!(exp.runs[0].config.max_inputs, 2_000_000);
+    let exp =
+        load(&format!("matrix:\n  size: [1.6e1]\n{}", BASE.replace("batch_size: 8", "batch_size: ${size}")));
+    assert_eq!(exp.runs[0].config.batch_size, 16);
+    let err = load_err(&BASE.replace("max_inputs: 100", "max_inputs: 2.5e-1"));
+    let (_, at) = err.split_once("/exp.yml:").unwrap_or_else(|| panic!("{err}"));
+    assert_eq!(
+        at,
+        "9:13: max_inputs: expected a whole number >= 0, found the number 0.25\n  \
+         hint: write the number without quotes, e.g. `64`, `2_000_000` or `3e-4`"
+    );
+}

@@ -1,9 +1,11 @@
 //! `expgrid fetch`: every split the runs need is found and verified (real FMNIST files, no
 //! network), and a missing one is an error that says where it looked.
 
-mod cluster_common;
+mod run_fixture;
+mod shared_data;
 
-use cluster_common::{TINY, Workspace, data_dir, text};
+use run_fixture::cluster::{TINY, Workspace};
+use run_fixture::{data_dir, text};
 
 #[test]
 fn present_data_is_verified_once_per_split() {

@@ -5,6 +5,7 @@
 
 mod golden;
 mod run_fixture;
+mod shared_data;
 
 use expgrid::rundir::MetricsRow;
 use golden::check_slurm_golden;

@@ -3,6 +3,7 @@
 //! two processes on one file.
 
 mod run_fixture;
+mod shared_data;
 
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
@@ -189,4 +190,17 @@ fn a_selection_that_matches_no_run_is_an_error() {
     assert!(text(&output).contains("--only 0,1 matches no run"), "{}", text(&output));
     assert!(text(&output).contains("`--only 1 --only 4`"), "{}", text(&output));
     assert!(!ws.dir.path().join("runs").exists(), "nothing trained");
+}
+
+#[test]
+fn a_device_typo_stops_before_any_run_folder_is_touched() {
+    let ws = Workspace::new(&small_file(""));
+    let output = ws.run(&["--device", "gpu"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: invalid value 'gpu' for '--device <DEVICE>': unknown device `gpu`; this build knows: cpu, flex\n\n\
+         For more information, try '--help'.\n"
+    );
+    assert!(!ws.path().join("runs").exists(), "no run folder is created");
 }

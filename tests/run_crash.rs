@@ -3,6 +3,7 @@
 //! each time, and must end with the metrics and result of a run that was never interrupted.
 
 mod run_fixture;
+mod shared_data;
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};

@@ -3,6 +3,7 @@
 //! and a state from which `expgrid run` finishes with the numbers of an undisturbed run.
 
 mod run_fixture;
+mod shared_data;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};

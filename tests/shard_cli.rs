@@ -2,15 +2,17 @@
 //! more shards than runs), real processes train disjoint shards that together cover the
 //! matrix, and `--shard auto` reads Slurm's and Kubernetes' variables or says what is missing.
 
-mod cluster_common;
+mod run_fixture;
+mod shared_data;
 
 use std::collections::BTreeSet;
 
-use cluster_common::{TINY, Workspace, text};
 use expgrid::cluster::Shard;
 use expgrid::config::Experiment;
 use expgrid::run::select;
 use expgrid::rundir::RunState;
+use run_fixture::cluster::{TINY, Workspace};
+use run_fixture::text;
 
 const SEVEN: &str = "
 matrix:

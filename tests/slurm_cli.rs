@@ -5,14 +5,16 @@
 //! Slurm's exit codes. Without Slurm the tests say they are skipped; with `CI=true` a missing
 //! Slurm is a failure.
 
-mod cluster_common;
+mod run_fixture;
+mod shared_data;
 
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use cluster_common::{TINY, Workspace, data_dir, numbers, text};
 use expgrid::rundir::{RunState, Status};
+use run_fixture::cluster::{TINY, Workspace};
+use run_fixture::{data_dir, numbers, text};
 
 /// Does a Slurm cluster answer here? Panics under CI, where it must.
 fn slurm_here(test: &str) -> bool {

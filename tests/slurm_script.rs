@@ -3,11 +3,13 @@
 //! `slurm:` mapping with per-run values, a split at the array size limit, and done runs left
 //! out. Nothing is submitted and nothing is written. No Slurm needed.
 
-mod cluster_common;
 mod golden;
+mod run_fixture;
+mod shared_data;
 
-use cluster_common::{TINY, Workspace, text};
 use golden::check_slurm_golden;
+use run_fixture::cluster::{TINY, Workspace};
+use run_fixture::text;
 
 /// `expgrid slurm ARGS --dry-run` in `ws`: stdout with the machine-specific parts replaced.
 fn dry_run(ws: &Workspace, args: &[&str]) -> (String, String) {

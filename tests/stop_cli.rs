@@ -3,13 +3,15 @@
 //! next `expgrid run` resumes it to the same metrics as a run never interrupted, dropout
 //! included.
 
-mod cluster_common;
+mod run_fixture;
+mod shared_data;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cluster_common::{Workspace, numbers, text};
 use expgrid::rundir::{RunState, Status};
+use run_fixture::cluster::Workspace;
+use run_fixture::{numbers, text};
 
 /// A tiny ViT with dropout (so the random state matters), validated every 1,000 inputs.
 const VIT: &str = "

@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use indexmap::IndexMap;
 
 use super::script::{self, ScriptContext, TaskRun};
+use crate::backend::SelectedDevice;
 use crate::config::halving::Halving;
 use crate::config::slurm::SlurmSpec;
 use crate::config::{Experiment, PlannedRun};
@@ -26,7 +27,7 @@ pub struct SlurmOptions {
     pub settings: SlurmSpec,
     pub runs_dir: PathBuf,
     pub data_dir: Option<PathBuf>,
-    pub device: String,
+    pub device: SelectedDevice,
     /// `--max-combinations` for every task, when the submission raised the limit.
     pub max_combinations: Option<usize>,
 }
@@ -86,7 +87,7 @@ pub fn plan_submissions(
         runs_dir: options.runs_dir.clone(),
         log_dir: log_dir(&options.runs_dir),
         data_dir: options.data_dir.clone(),
-        device: options.device.clone(),
+        device: options.device.name().to_string(),
         max_combinations: options.max_combinations,
         job_name: job_name(experiments),
     };

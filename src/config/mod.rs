@@ -216,7 +216,7 @@ pub fn matrix_value_is(node: &Node, value: &serde_json::Value) -> bool {
 /// metric (`seed` may be grouped over without being a matrix key: the default);
 /// `report.baseline` must name matrix keys outside `group_over` and values a planned run has.
 fn report_key_errors(runs: &[PlannedRun], matrix_keys: &[String], body: &Node) -> Vec<ConfigError> {
-    use crate::report::collect::Metric;
+    use crate::metrics::Metric;
     let Some(report) = runs.first().map(|run| &run.config.report) else {
         return Vec::new();
     };

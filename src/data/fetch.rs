@@ -8,8 +8,7 @@ use indexmap::IndexSet;
 use super::dataset::{Dataset, native_shape};
 use super::error::DataError;
 use super::locate::{self, DataSource, Found, dataset_key, split_key};
-use crate::config::Experiment;
-use crate::config::schema::{DatasetName, DatasetSpec, Split};
+use crate::config::schema::{DatasetName, DatasetSpec, RunConfig, Split};
 
 /// A split that is present and verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,11 +34,11 @@ impl std::fmt::Display for Fetched {
     }
 }
 
-/// The distinct splits the runs of `experiments` train and validate on, in plan order.
-pub fn needed(experiments: &[Experiment]) -> Vec<(DatasetName, Split)> {
+/// The distinct splits that runs with these configs train and validate on, in their order.
+pub fn needed<'a>(configs: impl IntoIterator<Item = &'a RunConfig>) -> Vec<(DatasetName, Split)> {
     let mut splits = IndexSet::new();
-    for run in experiments.iter().flat_map(|exp| &exp.runs) {
-        for spec in [&run.config.train_set, &run.config.validation_set] {
+    for config in configs {
+        for spec in [&config.train_set, &config.validation_set] {
             splits.insert((spec.dataset, spec.split));
         }
     }

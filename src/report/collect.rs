@@ -6,108 +6,11 @@ use anyhow::Result;
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use super::format::Style;
 use super::stats::Stat;
 use crate::config::{Experiment, PlannedRun};
 use crate::rundir::{MetricsRow, RunDir, RunInfo, RunState, Standing};
 
-/// A metric a report shows, in the default column order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Metric {
-    ValidationLoss,
-    AccuracyArgmax,
-    AccuracySvc,
-    AccuracySvcHeldout,
-    Params,
-    TrainTime,
-    Throughput,
-}
-
-/// Which way a metric improves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Better {
-    Lower,
-    Higher,
-}
-
-impl Metric {
-    pub const ALL: [Metric; 7] = [
-        Metric::ValidationLoss,
-        Metric::AccuracyArgmax,
-        Metric::AccuracySvc,
-        Metric::AccuracySvcHeldout,
-        Metric::Params,
-        Metric::TrainTime,
-        Metric::Throughput,
-    ];
-
-    /// The name used by `--sort`, `--columns`, `--y`, CSV and JSON.
-    pub fn id(self) -> &'static str {
-        match self {
-            Metric::ValidationLoss => "validation_loss",
-            Metric::AccuracyArgmax => "accuracy_argmax",
-            Metric::AccuracySvc => "accuracy_svc",
-            Metric::AccuracySvcHeldout => "accuracy_svc_heldout",
-            Metric::Params => "params",
-            Metric::TrainTime => "train_time",
-            Metric::Throughput => "throughput",
-        }
-    }
-
-    /// The column header (the loss header gets the budget added by the table).
-    pub fn label(self) -> &'static str {
-        match self {
-            Metric::ValidationLoss => "validation loss",
-            Metric::AccuracyArgmax => "accuracy (argmax)",
-            Metric::AccuracySvc => "accuracy (svc)",
-            Metric::AccuracySvcHeldout => "accuracy (svc, held-out)",
-            Metric::Params => "model params",
-            Metric::TrainTime => "train time",
-            Metric::Throughput => "throughput",
-        }
-    }
-
-    pub fn style(self) -> Style {
-        match self {
-            Metric::ValidationLoss => Style::Significant,
-            Metric::AccuracyArgmax | Metric::AccuracySvc | Metric::AccuracySvcHeldout => Style::Decimals,
-            Metric::Params => Style::Count,
-            Metric::TrainTime => Style::Duration,
-            Metric::Throughput => Style::Rate,
-        }
-    }
-
-    /// The direction of a quality metric; `None` for cost metrics (never bold).
-    pub fn better(self) -> Option<Better> {
-        match self {
-            Metric::ValidationLoss => Some(Better::Lower),
-            Metric::AccuracyArgmax | Metric::AccuracySvc | Metric::AccuracySvcHeldout => Some(Better::Higher),
-            Metric::Params | Metric::TrainTime | Metric::Throughput => None,
-        }
-    }
-
-    pub fn from_id(id: &str) -> Option<Metric> {
-        Metric::ALL.into_iter().find(|m| m.id() == id)
-    }
-
-    /// The metric in a validation row (`None` for `params`, which only `run.json` has).
-    pub fn in_row(self, row: &MetricsRow) -> Option<f64> {
-        match self {
-            Metric::ValidationLoss => Some(row.validation_loss),
-            Metric::AccuracyArgmax => Some(row.accuracy_argmax),
-            Metric::AccuracySvc => row.accuracy_svc,
-            Metric::AccuracySvcHeldout => row.accuracy_svc_heldout,
-            Metric::Params => None,
-            Metric::TrainTime => Some(row.elapsed_s),
-            Metric::Throughput => Some(row.throughput),
-        }
-    }
-
-    /// Every metric id, for error messages.
-    pub fn ids() -> String {
-        Metric::ALL.map(|m| format!("`{}`", m.id())).join(", ")
-    }
-}
+pub use crate::metrics::{Better, Metric};
 
 /// The numbers of one run: from `result.json` when done, else its last validation.
 #[derive(Debug, Clone, PartialEq)]

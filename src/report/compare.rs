@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::collect::{Better, Collected, Group, Metric, RunRecord};
+use super::format::Style;
 use super::stats::{self, Difference, Test};
 
 /// The baseline values as `report.baseline` or `--baseline` give them.
@@ -223,7 +224,7 @@ pub fn curve_samples(collected: &Collected, group: &Group, inputs: u64, metric: 
         .iter()
         .filter_map(|r| {
             let row = r.metrics.iter().find(|m| m.inputs == inputs)?;
-            Some((r.planned.config.seed, metric.in_row(row)?))
+            Some((r.planned.config.seed, row.get(metric)?))
         })
         .collect()
 }
@@ -317,7 +318,7 @@ pub struct ComparisonTable {
 }
 
 fn comparison_row(label: String, metric: Metric, diff: &MetricDiff) -> Vec<String> {
-    let style = metric.style();
+    let style = Style::of(metric);
     let largest = diff.test.map_or(diff.diff.abs(), |t| t.low.abs().max(t.high.abs()));
     let signed = |v: f64| {
         let text = style.value_like(v, largest);

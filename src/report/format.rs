@@ -1,6 +1,7 @@
 //! Number formatting for tables: significant digits, thousands separators, durations.
 
 use super::stats::Stat;
+use crate::metrics::Metric;
 
 /// How one metric renders in a table cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +16,19 @@ pub enum Style {
     Duration,
     /// Inputs per second: `1,234/s`.
     Rate,
+}
+
+impl Style {
+    /// How `metric` renders.
+    pub fn of(metric: Metric) -> Style {
+        match metric {
+            Metric::ValidationLoss => Style::Significant,
+            Metric::AccuracyArgmax | Metric::AccuracySvc | Metric::AccuracySvcHeldout => Style::Decimals,
+            Metric::Params => Style::Count,
+            Metric::TrainTime => Style::Duration,
+            Metric::Throughput => Style::Rate,
+        }
+    }
 }
 
 impl Style {

@@ -23,10 +23,10 @@ pub mod plot;
 pub mod stats;
 pub mod table;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, ValueEnum};
 
 use collect::{Collected, Metric};
 use compare::{Baselines, Comparison};
@@ -44,43 +44,8 @@ pub const BASELINE_STEM: &str = "difference-to-baseline";
 /// The metrics of the report's difference-to-baseline plot.
 const BASELINE_PLOT_METRICS: [Metric; 2] = [Metric::ValidationLoss, Metric::AccuracyArgmax];
 
-/// `expgrid report`: tables of finished and unfinished runs.
-#[derive(Debug, Clone, Args)]
-pub struct ReportArgs {
-    /// Experiment files (YAML).
-    #[arg(required = true)]
-    pub files: Vec<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
-    pub format: ReportFormat,
-    /// Sort rows by this column (a metric or matrix key); a trailing `-` sorts descending,
-    /// e.g. `accuracy_argmax-`. Default: validation loss, lowest first.
-    #[arg(long, value_name = "COLUMN[-]")]
-    pub sort: Option<String>,
-    /// The columns to show, comma-separated: matrix keys, metrics
-    /// (validation_loss, accuracy_argmax, accuracy_svc, accuracy_svc_heldout, params,
-    /// train_time, throughput), n, status.
-    #[arg(long, value_delimiter = ',')]
-    pub columns: Option<Vec<String>>,
-    /// A minijinja template for the markdown report (start from templates/report.md.j2).
-    #[arg(long)]
-    pub template: Option<PathBuf>,
-    /// Output file (`-` for stdout); default `reports/<file stem>.<md|csv|json|html>`.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// The folder holding the run folders.
-    #[arg(long, default_value = "runs")]
-    pub runs_dir: PathBuf,
-    /// CSV: one row per validation; JSON: a `curve` array in every run.
-    #[arg(long)]
-    pub curves: bool,
-    /// Draw the report's plots as PNG instead of SVG.
-    #[arg(long)]
-    pub png: bool,
-}
-
 /// The format of `expgrid report`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportFormat {
     Md,
     Csv,
@@ -100,36 +65,22 @@ impl ReportFormat {
     }
 }
 
-/// `expgrid plot`: learning curves, or with `--x` a metric against a matrix key.
-#[derive(Debug, Clone, Args)]
-pub struct PlotArgs {
-    /// The experiment file (YAML).
-    pub file: PathBuf,
-    /// A matrix key for the x axis (`inputs` with --baseline); without it, learning curves
-    /// are drawn.
-    #[arg(long)]
+/// What `expgrid plot` draws: learning curves, or with `x` a metric against a matrix key.
+#[derive(Debug, Clone)]
+pub struct PlotOptions {
+    /// A matrix key for the x axis ([`INPUTS_AXIS`] with `baseline`); `None`: learning curves.
     pub x: Option<String>,
-    /// The metric on the y axis (with --x).
-    #[arg(long, default_value = "accuracy_argmax")]
+    /// The metric on the y axis (with `x`).
     pub y: String,
-    /// A matrix key whose values get one line each (with --x).
-    #[arg(long)]
+    /// A matrix key whose values get one line each (with `x`).
     pub series: Option<String>,
-    /// With `--x inputs`: the difference of every row to its baseline over training, with
-    /// its 95 % interval as a band. The baseline is `report.baseline`, or the matrix values
-    /// given here (`--baseline alpha=0.0`, several joined by commas).
-    #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "KEY=VALUE")]
+    /// With `x` = [`INPUTS_AXIS`]: the difference of every row to this baseline over
+    /// training (`""`: the experiment's `report.baseline`; else `key=value,...`).
     pub baseline: Option<String>,
     /// Output file; default `reports/<file stem>/learning-curves.svg`, `<y>-by-<x>.svg` or
     /// `<y>-difference-to-baseline.svg`.
-    #[arg(long)]
     pub out: Option<PathBuf>,
-    /// The folder holding the run folders.
-    #[arg(long, default_value = "runs")]
-    pub runs_dir: PathBuf,
-    /// PNG instead of SVG.
-    #[arg(long)]
-    pub png: bool,
+    pub image: ImageFormat,
 }
 
 /// The version and date a report names; pinned in tests so the output is stable.
@@ -170,40 +121,27 @@ fn civil_date(days: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-/// `expgrid report`: write one report per file.
-pub fn report(args: &ReportArgs) -> Result<()> {
-    if args.files.len() > 1 && args.out.is_some() {
-        bail!("--out names one file: give one experiment file, or leave --out out");
+/// Render the report of `file` from the run folders under `runs_dir` and write it to `out`
+/// (atomically), or with `out` = `-` to `stdout`.
+pub fn write_report(
+    file: &Path,
+    runs_dir: &Path,
+    out: &Path,
+    options: &ReportOptions,
+    stdout: &mut dyn Write,
+) -> Result<()> {
+    let collected = Collected::load(file, runs_dir)?;
+    let text = render_report(&collected, options, out)?;
+    if out == Path::new("-") {
+        stdout.write_all(text.as_bytes()).context("cannot write the report to stdout")
+    } else {
+        crate::rundir::write_atomic(out, text.as_bytes())
     }
-    let template = match &args.template {
-        Some(path) => markdown::read_template(path)?,
-        None => markdown::DEFAULT_TEMPLATE.to_string(),
-    };
-    let options = ReportOptions {
-        format: args.format,
-        table: TableOptions { columns: args.columns.clone(), sort: args.sort.clone() },
-        template,
-        curves: args.curves,
-        image: if args.png { ImageFormat::Png } else { ImageFormat::Svg },
-        stamp: Stamp::now(),
-    };
-    for file in &args.files {
-        let collected = Collected::load(file, &args.runs_dir)?;
-        let out = args.out.clone().unwrap_or_else(|| default_out(file, args.format.extension()));
-        let text = render_report(&collected, &options, &out)?;
-        if out == Path::new("-") {
-            print!("{text}");
-        } else {
-            crate::rundir::write_atomic(&out, text.as_bytes())?;
-            eprintln!("wrote {}", out.display());
-        }
-    }
-    Ok(())
 }
 
-/// `reports/<stem>.<extension>`.
-fn default_out(file: &Path, extension: &str) -> PathBuf {
-    Path::new(REPORTS_DIR).join(stem(file)).with_extension(extension)
+/// Where the report of `file` goes by default: `reports/<stem>.<md|csv|json|html>`.
+pub fn default_out(file: &Path, format: ReportFormat) -> PathBuf {
+    Path::new(REPORTS_DIR).join(stem(file)).with_extension(format.extension())
 }
 
 fn stem(file: &Path) -> String {
@@ -313,30 +251,32 @@ fn draw_trend(
 /// The x axis of `expgrid plot --baseline`.
 pub const INPUTS_AXIS: &str = "inputs";
 
-/// `expgrid plot`: draw learning curves, a trend plot, or the differences to a baseline.
-pub fn plot(args: &PlotArgs) -> Result<()> {
-    let collected = Collected::load(&args.file, &args.runs_dir)?;
-    let image = if args.png { ImageFormat::Png } else { ImageFormat::Svg };
-    let name = match (&args.x, &args.baseline) {
-        (Some(_), Some(_)) => format!("{}-{BASELINE_STEM}", args.y),
-        (Some(x), None) => trend_stem(x, &args.y),
+/// `expgrid plot`: draw learning curves, a trend plot, or the differences to a baseline, of
+/// `file`'s runs under `runs_dir`; returns the file written.
+pub fn plot(file: &Path, runs_dir: &Path, options: &PlotOptions) -> Result<PathBuf> {
+    let collected = Collected::load(file, runs_dir)?;
+    let image = options.image;
+    let name = match (&options.x, &options.baseline) {
+        (Some(_), Some(_)) => format!("{}-{BASELINE_STEM}", options.y),
+        (Some(x), None) => trend_stem(x, &options.y),
         (None, _) => CURVES_STEM.to_string(),
     };
-    let out = args.out.clone().unwrap_or_else(|| {
-        Path::new(REPORTS_DIR).join(stem(&args.file)).join(name).with_extension(image.extension())
+    let out = options.out.clone().unwrap_or_else(|| {
+        Path::new(REPORTS_DIR).join(stem(file)).join(name).with_extension(image.extension())
     });
-    match (&args.x, &args.baseline) {
-        (Some(x), Some(spec)) if x == INPUTS_AXIS => draw_baseline(&collected, spec, &args.y, &out, image)?,
+    match (&options.x, &options.baseline) {
+        (Some(x), Some(spec)) if x == INPUTS_AXIS => {
+            draw_baseline(&collected, spec, &options.y, &out, image)?
+        }
         (_, Some(_)) => bail!("--baseline draws differences over training: use it with `--x {INPUTS_AXIS}`"),
-        (Some(x), None) => draw_trend(&collected, x, &args.y, args.series.as_deref(), &out, image)?,
+        (Some(x), None) => draw_trend(&collected, x, &options.y, options.series.as_deref(), &out, image)?,
         (None, None) => {
             if !plot::learning_curves(&collected, &out, image)? {
-                bail!("no run of {} has validated yet: nothing to plot", args.file.display());
+                bail!("no run of {} has validated yet: nothing to plot", file.display());
             }
         }
     }
-    eprintln!("wrote {}", out.display());
-    Ok(())
+    Ok(out)
 }
 
 /// `expgrid plot --x inputs --baseline [SPEC]`: the metric `y`'s difference to the baseline

@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use super::collect::{Better, Collected, Group, GroupValue, Metric};
-use super::format::thousands;
+use super::format::{Style, thousands};
 
 /// What a column shows.
 #[derive(Debug, Clone, PartialEq)]
@@ -251,7 +251,7 @@ fn cell(collected: &Collected, group: &Group, kind: &Kind, best: Option<f64>) ->
 /// `0.8912 ± 0.0031`, bold when best; a run that stopped early shows its inputs in the loss
 /// cell: `(780,000 inputs) 0.018970` (nn-experiments says "steps" for what are inputs).
 fn metric_cell(metric: Metric, value: &GroupValue, best: Option<f64>) -> String {
-    let text = metric.style().stat(&value.stat);
+    let text = Style::of(metric).stat(&value.stat);
     let text = if best == Some(value.stat.mean) && value.stopped_at.is_none() {
         format!("**{text}**")
     } else {

@@ -24,6 +24,7 @@ use std::sync::{Mutex, PoisonError};
 
 use anyhow::{Context, Result};
 
+use crate::backend::SelectedDevice;
 use crate::cluster::{Env, Shard};
 use crate::config::{Experiment, PlannedRun};
 use crate::rundir::{RunDir, RunInfo, RunResult, RunState, Standing, Status};
@@ -39,7 +40,7 @@ pub struct RunOptions {
     /// Where data sets are looked for first (`--data-dir`).
     pub data_dir: Option<PathBuf>,
     /// `--device`, see `crate::backend`.
-    pub device: String,
+    pub device: SelectedDevice,
     /// Runs trained at once; the cores are divided between them.
     pub jobs: usize,
     /// Train done runs again, from scratch.
@@ -233,8 +234,8 @@ fn run_one(job: &Job, options: &RunOptions, progress: &MatrixProgress) -> Outcom
 }
 
 enum Decision {
-    /// Train from the checkpoint's inputs; `note` says why a done run is trained; `deaths`
-    /// is carried into `run.json`.
+    /// Train from the checkpoint's inputs; `note` says what is repaired on the way (a damaged
+    /// file); `deaths` is carried into `run.json`.
     Train {
         inputs_done: u64,
         note: Option<String>,
@@ -350,8 +351,8 @@ fn train_locked(
         git_commit: git_commit(&exp.file),
         matrix_id: run.matrix_id.clone(),
         matrix_slug: run.matrix_slug.clone(),
-        backend: crate::backend::backend_name(&options.device).map_err(anyhow::Error::msg)?,
-        device: options.device.clone(),
+        backend: options.device.backend_name(),
+        device: options.device.name().to_string(),
         seed: run.config.seed,
         params: train::params(run)?,
         started_at: previous.and_then(|p| p.started_at).or_else(|| Some(now())),
@@ -364,8 +365,14 @@ fn train_locked(
         slurm_array_task_id: slurm.and_then(|job| job.array_task_id),
     };
     dir.write_info(&info)?;
-    let data_dir = options.data_dir.clone();
-    let context = TrainContext { run, dir, data_dir, device: &options.device, progress, stop_at };
+    let context = TrainContext {
+        run,
+        dir,
+        data_dir: options.data_dir.clone(),
+        device: &options.device,
+        observer: progress,
+        stop_at,
+    };
     let result = train::train_run(&context)?;
     dir.write_result(&result)?;
     info.status = Status::Done;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::rundir::MetricsRow;
+use crate::train::TrainObserver;
 
 /// Progress of the whole matrix.
 pub struct MatrixProgress {
@@ -18,7 +19,7 @@ pub struct MatrixProgress {
 /// Without a terminal: the longest time between two progress lines of a training run.
 pub const LOG_EVERY: Duration = Duration::from_secs(30);
 
-/// Progress of one run, handed to the trainer.
+/// Progress of one run; the trainer reports to it as a [`TrainObserver`].
 pub struct RunProgress {
     name: String,
     bar: Option<ProgressBar>,
@@ -96,9 +97,8 @@ impl MatrixProgress {
     }
 }
 
-impl RunProgress {
-    /// After a training step.
-    pub fn step(&self, inputs: u64, train_loss: f64) {
+impl TrainObserver for RunProgress {
+    fn step(&self, inputs: u64, train_loss: f64) {
         if let Some(bar) = &self.bar {
             bar.set_position(inputs);
             bar.set_message(format!("loss {train_loss:.5}"));
@@ -114,8 +114,7 @@ impl RunProgress {
         }
     }
 
-    /// After a validation.
-    pub fn validated(&self, row: &MetricsRow) {
+    fn validated(&self, row: &MetricsRow) {
         let svc = row.accuracy_svc.map(|a| format!(", svc {a:.4}")).unwrap_or_default();
         self.log(&format!(
             "{} inputs: validation loss {:.5}, accuracy {:.4}{svc}, {:.0} inputs/s",
@@ -123,6 +122,12 @@ impl RunProgress {
         ));
     }
 
+    fn note(&self, text: &str) {
+        self.log(text);
+    }
+}
+
+impl RunProgress {
     /// A log line about this run.
     pub fn log(&self, text: &str) {
         let line = format!("[{}] {text}", self.name);

@@ -6,6 +6,8 @@
 
 use anyhow::{Result, bail};
 
+use super::TrainObserver;
+
 /// The environment variable read (once per run, here only).
 pub const FAULT_VAR: &str = "EXPGRID_FAULT";
 
@@ -28,12 +30,13 @@ impl Fault {
         }
     }
 
-    /// Strike if training has reached the fault's input count.
-    pub fn strike(self, inputs: u64) {
+    /// Strike if training has reached the fault's input count (an abort tells `observer`
+    /// first: nothing else will).
+    pub fn strike(self, inputs: u64, observer: &dyn TrainObserver) {
         match self {
             Fault::PanicAt(at) if inputs >= at => panic!("{FAULT_VAR}: panicking at input {inputs} as asked"),
             Fault::AbortAt(at) if inputs >= at => {
-                eprintln!("{FAULT_VAR}: aborting at input {inputs} as asked");
+                observer.note(&format!("{FAULT_VAR}: aborting at input {inputs} as asked"));
                 std::process::abort()
             }
             _ => {}

@@ -14,6 +14,7 @@ pub mod checkpoint;
 pub mod evaluate;
 pub mod fault;
 pub mod loss;
+pub mod observer;
 pub mod schedule;
 
 use std::path::PathBuf;
@@ -27,17 +28,17 @@ use burn::optim::{
 };
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::backend::{self, DeviceChoice};
+use crate::backend::{self, SelectedDevice};
 use crate::config::PlannedRun;
 use crate::config::schema::{OptimizerSpec, ProbeEvery, RunConfig};
 use crate::data::{BatchStream, DataSource, Dataset, Pipeline, StreamPosition};
 use crate::model::{self, Model};
 use crate::probe;
-use crate::run::progress::RunProgress;
 use crate::rundir::{MetricsRow, RunDir, RunResult};
 use crate::stop::{self, Stopped};
 use checkpoint::TrainState;
 use evaluate::{Evaluation, evaluate};
+pub use observer::TrainObserver;
 use schedule::Schedule;
 
 /// Everything the training of one run needs.
@@ -45,8 +46,9 @@ pub struct TrainContext<'a> {
     pub run: &'a PlannedRun,
     pub dir: &'a RunDir,
     pub data_dir: Option<PathBuf>,
-    pub device: &'a str,
-    pub progress: &'a RunProgress,
+    pub device: &'a SelectedDevice,
+    /// Told about every step and validation.
+    pub observer: &'a dyn TrainObserver,
     /// Stop (with a validation and a checkpoint there) at this many inputs: the run's
     /// `max_inputs`, or a `$halving` rung below it. The schedule is always `max_inputs`'s,
     /// so a run stopped at a rung is the prefix of the full run.
@@ -76,7 +78,7 @@ struct RunData {
 pub fn train_run(context: &TrainContext) -> Result<RunResult> {
     let config = &context.run.config;
     let dir = context.dir;
-    let device = DeviceChoice::parse(context.device).map_err(anyhow::Error::msg)?.device();
+    let device = context.device.device();
     let train_device = device.clone().autodiff();
     let data = load_data(config, context.data_dir.clone())?;
 
@@ -85,7 +87,7 @@ pub fn train_run(context: &TrainContext) -> Result<RunResult> {
         Model::new(&config.model, config.train_set.shape, &train_device).map_err(anyhow::Error::msg)?;
     let mut optimizer = optimizer(config);
     let mut state = TrainState::default();
-    if let Some(restored) = checkpoint::load(dir, &model, &optimizer, |note| context.progress.log(note))? {
+    if let Some(restored) = checkpoint::load(dir, &model, &optimizer, |note| context.observer.note(note))? {
         (model, optimizer, state) = (restored.model, restored.optimizer, restored.state);
     }
     // The checkpoint's rows replace whatever a crash left in `metrics.csv` (rows past the
@@ -130,20 +132,21 @@ pub fn train_run(context: &TrainContext) -> Result<RunResult> {
         state.loss_sum += loss_value * n as f64;
         state.loss_count += n as u64;
         state.train_time_s += step_start.elapsed().as_secs_f64();
-        context.progress.step(state.inputs, loss_value);
+        context.observer.step(state.inputs, loss_value);
         if let Some(fault) = fault {
-            fault.strike(state.inputs);
+            fault.strike(state.inputs, context.observer);
         }
 
         let finished = state.inputs >= config.max_inputs;
         let at_stop = state.inputs >= stop_at;
         if finished || at_stop || state.inputs - state.last_validation >= validate_every {
             let with_probe = finished || config.probe.every == ProbeEvery::EachValidation;
+            let learnrate = schedule.at(state.steps);
             let (row, probe) =
-                validate(config, &model, &data, &device, &state, schedule.at(state.steps), with_probe)?;
+                measure_validation(config, &model, &data, &device, &state, learnrate, with_probe)?;
             state.elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
             let row = MetricsRow { elapsed_s: state.elapsed_s, ..row };
-            context.progress.validated(&row);
+            context.observer.validated(&row);
             state.rows.push(row);
             dir.write_metrics(&state.rows)?;
             state.last_validation = state.inputs;
@@ -236,8 +239,9 @@ struct ProbeOutcome {
     seconds: f64,
 }
 
-/// Evaluate on the validation set (and, with `with_probe`, fit the SVC probes).
-fn validate(
+/// The metrics of a validation: evaluate on the validation set (and, with `with_probe`, fit
+/// the SVC probes).
+fn measure_validation(
     config: &RunConfig,
     model: &Model,
     data: &RunData,

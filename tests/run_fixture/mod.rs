@@ -1,11 +1,13 @@
 //! Real `expgrid run` processes on the FMNIST files in `../shared/data`, shared by the run
-//! tests: a workspace folder with an experiment file, the binary, and its run folders.
+//! and cluster tests: a workspace folder with an experiment file, the binary, and its run
+//! folders; `cluster` adds what the cluster tests share.
 
 #![allow(dead_code)] // each test file uses part of it
 
-#[path = "../shared_data/mod.rs"]
-mod shared_data;
-pub use shared_data::data_dir;
+pub mod cluster;
+
+// The test binary declares `mod shared_data;` beside `mod run_fixture;`.
+pub use crate::shared_data::data_dir;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,15 +1,10 @@
 //! What the cluster tests (`shard_cli`, `stop_cli`, `slurm_script`, `slurm_cli`, `fetch_cli`)
-//! share: the data folder, a tiny matrix, an `expgrid` command without any Slurm variables
+//! share besides the run helpers: a tiny matrix, an `expgrid` command without any Slurm variables
 //! of the calling shell, and run-folder helpers.
-#![allow(dead_code)] // each test binary uses its own part
-
 use std::path::Path;
 use std::process::Command;
 
-#[path = "../run_fixture/mod.rs"]
-mod run_fixture;
-#[allow(unused_imports)] // each test binary uses its own part
-pub use run_fixture::{data_dir, numbers, text};
+use super::data_dir;
 
 /// Three tiny runs (seeds 0, 1, 2): a one-layer conv encoder on 200 FMNIST images.
 pub const TINY: &str = "
