@@ -118,10 +118,10 @@ impl SelectedDevice {
 }
 
 impl std::str::FromStr for SelectedDevice {
-    type Err = String;
+    type Err = DeviceError;
 
     /// See [`DeviceChoice::parse`].
-    fn from_str(name: &str) -> Result<Self, String> {
+    fn from_str(name: &str) -> Result<Self, DeviceError> {
         Ok(SelectedDevice { name: name.to_string(), choice: DeviceChoice::parse(name)? })
     }
 }

@@ -13,6 +13,7 @@ pub mod probe;
 pub mod report;
 pub mod run;
 pub mod rundir;
+pub mod rungs;
 pub mod serve;
 pub mod stop;
 pub mod train;

@@ -5,8 +5,8 @@ use serde::Serialize;
 use std::path::Path;
 
 use crate::config::{Experiment, Node, PlannedRun, expr};
-use crate::run::halving::Ladder;
 use crate::rundir::RunDir;
+use crate::rungs::Ladder;
 
 /// One row of the plan, as printed by `--format json`.
 #[derive(Debug, Serialize)]

@@ -14,8 +14,8 @@ use crate::backend::SelectedDevice;
 use crate::config::halving::Halving;
 use crate::config::slurm::SlurmSpec;
 use crate::config::{Experiment, PlannedRun};
-use crate::run::halving::Ladder;
 use crate::rundir::{RunDir, RunState};
+use crate::rungs::Ladder;
 
 /// Slurm's default `MaxArraySize`, used when `scontrol show config` cannot say.
 pub const DEFAULT_MAX_ARRAY_SIZE: usize = 1001;
