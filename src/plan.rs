@@ -61,11 +61,6 @@ fn status_note(run: &PlannedRun, runs_dir: &Path) -> Option<String> {
     RunDir::new(runs_dir, &run.config.experiment_name).ok().map(|dir| dir.standing(&run.resolved))?.detail()
 }
 
-/// Trainable parameters of a run's model (validated at load time, so never an error here).
-pub fn params(run: &PlannedRun) -> usize {
-    crate::model::count_params(&run.config.model, run.config.train_set.shape).unwrap_or(0)
-}
-
 /// The rows of all runs of the experiments, in file and matrix order.
 pub fn rows<'a>(experiments: &'a [Experiment], runs_dir: &'a Path) -> Vec<PlanRow<'a>> {
     experiments
@@ -78,7 +73,8 @@ pub fn rows<'a>(experiments: &'a [Experiment], runs_dir: &'a Path) -> Vec<PlanRo
                 experiment_name: &run.config.experiment_name,
                 values: &run.values,
                 status: status(run, runs_dir),
-                params: params(run),
+                // Validated at load time, so never an error here.
+                params: run.params().unwrap_or(0),
                 rung,
             })
         })
@@ -116,7 +112,7 @@ pub fn to_table(experiments: &[Experiment], runs_dir: &Path) -> String {
             let mut row = vec![run.matrix_id.clone(), status(run, runs_dir)];
             row.extend(rung.map(|rung| rung.to_string()));
             row.extend([
-                params(run).to_string(),
+                run.params().unwrap_or(0).to_string(),
                 run.matrix_slug.clone(),
                 run.config.experiment_name.clone(),
             ]);

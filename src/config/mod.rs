@@ -70,6 +70,13 @@ pub struct PlannedRun {
     pub config: RunConfig,
 }
 
+impl PlannedRun {
+    /// Trainable parameters of the run's model, computed in closed form (nothing is built).
+    pub fn params(&self) -> Result<usize, crate::model::InvalidModel> {
+        crate::model::count_params(&self.config.model, self.config.train_set.shape)
+    }
+}
+
 /// Bounds on what loading an experiment file may cost.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {

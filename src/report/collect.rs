@@ -14,7 +14,7 @@ pub use crate::metrics::{Better, Metric};
 
 /// The numbers of one run: from `result.json` when done, else its last validation.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
+pub struct RunNumbers {
     /// Training inputs seen.
     pub inputs: u64,
     /// Did the run finish its budget?
@@ -22,7 +22,7 @@ pub struct Outcome {
     values: [Option<f64>; Metric::ALL.len()],
 }
 
-impl Outcome {
+impl RunNumbers {
     pub fn get(&self, metric: Metric) -> Option<f64> {
         self.values[metric as usize]
     }
@@ -36,7 +36,7 @@ pub struct RunRecord {
     /// The state checked against the file's config and the run's files.
     pub standing: Standing,
     pub info: Option<RunInfo>,
-    pub outcome: Option<Outcome>,
+    pub outcome: Option<RunNumbers>,
     pub metrics: Vec<MetricsRow>,
     /// `$halving` stopped it at this rung and budget (done there, not promoted).
     pub stopped_at_rung: Option<(usize, u64)>,
@@ -84,7 +84,7 @@ impl RunRecord {
             .filter(|r| standing == Standing::Current(RunState::Done) && r.inputs < planned.config.max_inputs)
             .and_then(|r| Some((budgets.iter().position(|&b| b == r.inputs)?, r.inputs)));
         let outcome = match (result, metrics.last()) {
-            (Some(r), _) => Some(Outcome {
+            (Some(r), _) => Some(RunNumbers {
                 inputs: r.inputs,
                 finished: r.inputs >= planned.config.max_inputs,
                 values: [
@@ -97,7 +97,7 @@ impl RunRecord {
                     Some(r.throughput),
                 ],
             }),
-            (None, Some(last)) => Some(Outcome {
+            (None, Some(last)) => Some(RunNumbers {
                 inputs: last.inputs,
                 finished: state == RunState::Done,
                 values: [
@@ -198,7 +198,7 @@ impl Collected {
 
     /// A group's value of `metric` over its [`reported`](Self::reported) runs.
     pub fn value(&self, group: &Group, metric: Metric) -> Option<GroupValue> {
-        let outcomes: Vec<&Outcome> =
+        let outcomes: Vec<&RunNumbers> =
             self.reported(group).into_iter().filter_map(|r| r.outcome.as_ref()).collect();
         let stopped_at =
             outcomes.iter().all(|o| !o.finished).then(|| outcomes.iter().map(|o| o.inputs).min()).flatten();

@@ -354,7 +354,7 @@ fn train_locked(
         backend: options.device.backend_name(),
         device: options.device.name().to_string(),
         seed: run.config.seed,
-        params: train::params(run)?,
+        params: run.params()?,
         started_at: previous.and_then(|p| p.started_at).or_else(|| Some(now())),
         finished_at: None,
         session_inputs: train::checkpoint_inputs(dir),

@@ -75,8 +75,8 @@ pub struct Restored {
 /// Save a checkpoint, all or nothing (see the module documentation). This is the one way a
 /// checkpoint is written.
 pub fn save(dir: &RunDir, model: &Model, optimizer: &ModuleOptimizer, state: &TrainState) -> Result<()> {
-    let model_bytes = model.clone().into_record().into_bytes().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let optimizer_bytes = optimizer.into_bytes().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let model_bytes = model.clone().into_record().into_bytes().context("serialising the model")?;
+    let optimizer_bytes = optimizer.into_bytes().context("serialising the optimizer")?;
     let state_file = StateFile {
         state: state.clone(),
         model_sha256: sha256_hex(&model_bytes),

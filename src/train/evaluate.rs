@@ -70,11 +70,7 @@ pub fn evaluate(
 /// A float tensor's values on the host.
 fn to_vec<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
     let data = tensor.into_data().convert::<f32>();
-    Ok(data
-        .as_slice::<f32>()
-        .map_err(|e| anyhow::anyhow!("{e:?}"))
-        .context("reading model outputs")?
-        .to_vec())
+    Ok(data.as_slice::<f32>().context("reading model outputs")?.to_vec())
 }
 
 /// Index of the largest value (the first one on ties, as `torch.argmax`).

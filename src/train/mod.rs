@@ -32,7 +32,7 @@ use crate::backend::{self, SelectedDevice};
 use crate::config::PlannedRun;
 use crate::config::schema::{OptimizerSpec, ProbeEvery, RunConfig};
 use crate::data::{BatchStream, DataSource, Dataset, Pipeline, StreamPosition};
-use crate::model::{self, Model};
+use crate::model::Model;
 use crate::probe;
 use crate::rundir::{MetricsRow, RunDir, RunResult};
 use crate::stop::{self, Stopped};
@@ -60,11 +60,6 @@ pub fn checkpoint_inputs(dir: &RunDir) -> Option<u64> {
     checkpoint::read_state(dir).map(|state| state.inputs)
 }
 
-/// Trainable parameters of the run's model (computed, nothing is built).
-pub fn params(run: &PlannedRun) -> Result<usize> {
-    model::count_params(&run.config.model, run.config.train_set.shape).map_err(anyhow::Error::msg)
-}
-
 /// The data of a run, loaded once.
 struct RunData {
     train: Arc<Dataset>,
@@ -83,8 +78,7 @@ pub fn train_run(context: &TrainContext) -> Result<RunResult> {
     let data = load_data(config, context.data_dir.clone())?;
 
     backend::seed(&device, config.seed);
-    let mut model =
-        Model::new(&config.model, config.train_set.shape, &train_device).map_err(anyhow::Error::msg)?;
+    let mut model = Model::new(&config.model, config.train_set.shape, &train_device)?;
     let mut optimizer = optimizer(config);
     let mut state = TrainState::default();
     if let Some(restored) = checkpoint::load(dir, &model, &optimizer, |note| context.observer.note(note))? {
@@ -187,7 +181,7 @@ pub fn train_run(context: &TrainContext) -> Result<RunResult> {
         accuracy_svc_heldout: last.accuracy_svc_heldout,
         probe_samples: state.probe_samples,
         probe_seconds: state.probe_seconds,
-        params: params(context.run)?,
+        params: context.run.params()?,
         train_time_s: state.train_time_s,
         throughput: state.inputs as f64 / state.train_time_s.max(1e-9),
     })
