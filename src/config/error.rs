@@ -33,6 +33,14 @@ impl ConfigError {
         ConfigError::at(Pos { file: Arc::from(path), line: 0, column: 0 }, message)
     }
 
+    /// `unknown key `NAME` in `DIRECTIVE``, at the key `KEY.NAME`, with the keys it takes
+    /// (`takes`: e.g. "`n` and `seed`").
+    pub fn unknown_key_in(directive: &str, name: &str, at: Pos, key: &str, takes: &str) -> ConfigError {
+        ConfigError::at(at, format!("unknown key `{name}` in `{directive}`"))
+            .key(format!("{key}.{name}"))
+            .hint(format!("`{directive}` takes {takes}"))
+    }
+
     /// Name the key the error is about.
     pub fn key(mut self, key: impl Into<String>) -> ConfigError {
         self.key = Some(key.into());

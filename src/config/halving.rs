@@ -115,12 +115,14 @@ impl Halving {
                     halving.metric = metric;
                 }
                 _ => {
-                    return Err(ConfigError::at(
+                    let takes = "`min_inputs`, `eta` and `metric`";
+                    return Err(ConfigError::unknown_key_in(
+                        HALVING_KEY,
+                        name,
                         value.key_at.clone(),
-                        format!("unknown key `{name}` in `{HALVING_KEY}`"),
-                    )
-                    .key(format!("{key}.{name}"))
-                    .hint(format!("`{HALVING_KEY}` takes `min_inputs`, `eta` and `metric`")));
+                        &key,
+                        takes,
+                    ));
                 }
             }
         }

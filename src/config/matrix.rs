@@ -322,12 +322,14 @@ impl Sample {
                     .hint("e.g. `seed: 0`; another seed draws another subset"));
                 }
                 _ => {
-                    return Err(ConfigError::at(
+                    let takes = "`n` and `seed`";
+                    return Err(ConfigError::unknown_key_in(
+                        SAMPLE_KEY,
+                        name,
                         value.key_at.clone(),
-                        format!("unknown key `{name}` in `{SAMPLE_KEY}`"),
-                    )
-                    .key(format!("{key}.{name}"))
-                    .hint(format!("`{SAMPLE_KEY}` takes `n` and `seed`")));
+                        &key,
+                        takes,
+                    ));
                 }
             }
         }
