@@ -358,6 +358,11 @@ fn plan_run(
 
 /// The user writes `model: {encoder: vit, image_size: 28, ..., code_size: 128, classes: 10}`;
 /// the schema reads `model: {encoder: {vit: {image_size: 28, ...}}, code_size, classes}`.
+///
+/// Why a tree rewrite rather than a serde `Deserialize` that reads `encoder` first: `encoder`
+/// may come after the options, so serde would have to buffer them (an internally tagged enum
+/// or `flatten` goes through serde's private `Content`), and buffered values lose what
+/// [`de`] gives every error (file, line, key) and its whole-float-as-integer rule.
 fn reshape_model(doc: &Node) -> Node {
     let mut doc = doc.clone();
     let Value::Map(top) = &mut doc.value else {
