@@ -141,6 +141,13 @@ fn halving_keeps_the_best_runs_and_continues_them_without_a_gap() {
         report_text.contains("at rung 0 (100 inputs): `$halving` did not promote it (yet)"),
         "{report_text}"
     );
+    let markdown = ws.expgrid("report").output().unwrap();
+    assert!(markdown.status.success(), "{}", text(&markdown));
+    let markdown = std::fs::read_to_string(ws.path().join("reports/exp.md")).unwrap();
+    assert!(
+        markdown.contains("4 of 4 runs done (3 of them stopped at a `$halving` rung: their numbers are at that rung's budget)."),
+        "{markdown}"
+    );
 }
 
 #[test]

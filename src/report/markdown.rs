@@ -20,6 +20,8 @@ pub struct Header {
     pub title: String,
     pub experiment_file: String,
     pub runs_done: usize,
+    /// Of the done runs, those `$halving` stopped at a rung below the budget.
+    pub runs_stopped: usize,
     pub runs_total: usize,
     /// Data sets of the training sets, e.g. `fmnist`.
     pub dataset: String,
@@ -65,6 +67,7 @@ impl Header {
             title: collected.experiment.file.file_stem().unwrap_or_default().to_string_lossy().into_owned(),
             experiment_file: collected.experiment.file.display().to_string(),
             runs_done: collected.done_count(),
+            runs_stopped: records.iter().filter(|r| r.stopped_at_rung.is_some()).count(),
             runs_total: records.len(),
             dataset: distinct(records.iter().map(|r| dataset_name(&r.planned.config.train_set.dataset))),
             max_inputs: budget(collected).map_or("varies".to_string(), |b| thousands(b as i64)),
