@@ -8,7 +8,8 @@
 //!
 //! Arguments (run the built executable directly): workload names (`vit-p7`, `vit-p4`,
 //! `conv`, `resnet18`; default all), `--iterations N` (default 5), `--json` (one JSON object
-//! per workload, what `bench/compare.py` reads).
+//! per workload, what `bench/compare.py` reads), `--glibc-malloc` (keep glibc's allocator
+//! defaults instead of [`expgrid::malloc::tune_for_training`], as `expgrid` sets them).
 
 use std::time::{Duration, Instant};
 
@@ -115,13 +116,17 @@ fn bench(encoder: EncoderSpec, device: &Device, iterations: usize) -> Measured {
 
 fn main() {
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
-    let (mut json, mut iterations, mut only) = (false, 5, Vec::new());
+    let (mut json, mut iterations, mut only, mut tune_malloc) = (false, 5, Vec::new(), true);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--json" => json = true,
+            "--glibc-malloc" => tune_malloc = false,
             "--iterations" => iterations = args.next().and_then(|n| n.parse().ok()).expect("--iterations N"),
             _ => only.push(arg),
         }
+    }
+    if tune_malloc {
+        expgrid::malloc::tune_for_training();
     }
     let name = std::env::var("EXPGRID_DEVICE").unwrap_or_else(|_| backend::DEFAULT_DEVICE.into());
     let device = backend::device(&name).unwrap();
