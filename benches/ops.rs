@@ -5,25 +5,16 @@
 //! `cargo bench --bench ops --profile dev`; the built executable takes `--json` (one JSON
 //! object per op) and `--iterations N` (default 200).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Distribution, Tensor};
 use expgrid::backend;
+use timing::median;
 
-/// Median time of `iterations` calls after a few warm-up calls.
-fn median<T>(iterations: usize, mut f: impl FnMut() -> T) -> Duration {
-    (0..5).for_each(|_| drop(f()));
-    let mut times: Vec<Duration> = (0..iterations)
-        .map(|_| {
-            let start = Instant::now();
-            drop(f());
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[iterations / 2]
-}
+mod timing;
+
+const WARMUP: usize = 5;
 
 fn main() {
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
@@ -51,16 +42,16 @@ fn main() {
     let ops: Vec<(&str, Duration)> = vec![
         (
             "matmul [1088, 256] x [256, 768]",
-            median(iterations, || tokens.clone().matmul(in_proj.clone()).into_data()),
+            median(WARMUP, iterations, || tokens.clone().matmul(in_proj.clone()).into_data()),
         ),
         (
             "batched matmul [64, 8, 17, 32] x [64, 8, 32, 17]",
-            median(iterations, || q.clone().matmul(k_t.clone()).into_data()),
+            median(WARMUP, iterations, || q.clone().matmul(k_t.clone()).into_data()),
         ),
-        ("gelu [1088, 512]", median(iterations, || gelu(hidden.clone()).into_data())),
+        ("gelu [1088, 512]", median(WARMUP, iterations, || gelu(hidden.clone()).into_data())),
         (
             "gelu forward + backward [1088, 512]",
-            median(iterations, || {
+            median(WARMUP, iterations, || {
                 hidden_grad.grad(&gelu(hidden_grad.clone()).sum().backward()).map(|g| g.into_data())
             }),
         ),
