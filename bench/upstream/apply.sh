@@ -31,8 +31,10 @@ for patch in "$here"/*.patch; do
     echo "applying $(basename "$patch")" >&2
     patch --quiet --forward -p1 -d "$scratch/burn-flex" <"$patch"
 done
-(cd "$repo" && git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} sh -c '[ -e "{}" ] && printf "%s\0" "{}"' ) \
-    | tar -C "$repo" --null -T - -cf - | tar -C "$scratch/expgrid" -xf -
+# Tracked and untracked (not ignored) files as they are in the working tree; deleted ones skipped.
+(cd "$repo" && git ls-files -z --cached --others --exclude-standard |
+    while IFS= read -r -d '' file; do [ -e "$file" ] && printf '%s\0' "$file"; done) |
+    tar -C "$repo" --null -T - -cf - | tar -C "$scratch/expgrid" -xf -
 # The tests read the data from ../shared/data beside the checkout.
 if [ -d "$repo/../shared" ]; then ln -s "$(realpath "$repo/../shared")" "$scratch/shared"; fi
 printf '\n[patch.crates-io]\nburn-flex = { path = "../burn-flex" }\n' >>"$scratch/expgrid/Cargo.toml"
