@@ -10,8 +10,10 @@
 #    for 120,000 inputs, seed 0, with validation and both SVC probes, as `expgrid run` and as
 #    the PyTorch script (accuracies side by side);
 # 3. writes every number to OUT.json and prints the table.
-# Measured part: a few minutes on one GPU (the 120,000-input runs dominate); the first build
-# of burn-tch takes a few minutes more, and the whole is bounded at 10 minutes.
+# compare.py builds first (`cargo bench --no-run --features tch`, a few minutes from clean on
+# many cores), then measures (the two 120,000-input runs dominate); all of it runs under a
+# 10-minute timeout, and a build cut short goes on where it stopped on the next call.
+# Not run yet: the machine it was written on has no GPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(realpath -m "${1:-gpu-check.json}")
