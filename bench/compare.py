@@ -3,12 +3,19 @@
 on this machine, in one command; prints one markdown table.
 
     python3 bench/compare.py [--tch] [--rounds 2] [--iterations 5] [--run-inputs 20000]
+                             [--glibc-malloc] [--also LABEL=CHECKOUT ...] [--cuda] [--json FILE]
 
 It builds what it runs (`cargo bench --no-run --profile dev` for benches/{models,data,probe}.rs,
-`cargo build` for the `expgrid` binary; `--tch` adds `--features tch` with PyTorch's libtorch,
+which builds the `expgrid` binary too; `--tch` adds `--features tch` with PyTorch's libtorch,
 which also measures the pure-Rust `flex` backend) and then, per workload, alternates expgrid and
 the reference (`bench/torch_reference.py`, `bench/svc_reference.py` through the probe bench) so
-both see the same load. Times are the best over `--rounds` of each side's median.
+both see the same load. `--glibc-malloc` adds the flex build without expgrid's allocator
+settings (`src/malloc.rs`), `--also LABEL=CHECKOUT` the flex models of another checkout (the
+scratch copy `bench/upstream/apply.sh` makes, with burn-flex patched; an older commit).
+`--cuda` (implies `--tch`) trains both sides on the GPU: expgrid with `--device cuda`, the
+reference with `BENCH_DEVICE=cuda` (`bench/gpu-check.sh`). `--json FILE` also writes every
+measurement to FILE.
+Times are the best over `--rounds` of each side's median.
 
 GFLOP/s: the model's FLOPs counted by `torch.utils.flop_counter.FlopCounterMode` on the
 reference model (forward; train step = forward + backward matmuls and convolutions), divided by
@@ -53,25 +60,24 @@ def cargo_env(tch):
     return env
 
 
-def build(env, tch, folder):
-    """Builds the benches and the binary and copies them into `folder` at once (in a target
-    directory shared by several checkouts, `target/debug/expgrid` is overwritten by whichever
-    checkout built last); returns {target name: copied executable}."""
+def build(env, tch, folder, checkout=REPO):
+    """Builds the benches of `checkout` and the `expgrid` binary (which cargo builds for the
+    benches, with the same features: a plain `cargo build` would resolve burn's features
+    without the dev-dependencies and rebuild burn) and copies them into `folder` at once (in a
+    target directory shared by several checkouts, `target/debug/expgrid` is overwritten by
+    whichever checkout built last); returns {target name: copied executable}."""
     features = ["--features", "tch"] if tch else []
-    commands = [
-        ["cargo", "bench", "--no-run", "--profile", "dev", "--bench", "models", "--bench", "data",
-         "--bench", "probe", *features],
-        ["cargo", "build", "--bin", "expgrid", *features],
-    ]
+    command = ["cargo", "bench", "--no-run", "--profile", "dev", "--bench", "models", "--bench", "data",
+               "--bench", "probe", *features]
+    log(f"$ (cd {checkout} && {' '.join(command)})")
+    out = subprocess.run([*command, "--message-format=json"], cwd=checkout, env=env, check=True,
+                         stdout=subprocess.PIPE, text=True).stdout
+    Path(folder).mkdir(parents=True, exist_ok=True)
     executables = {}
-    for command in commands:
-        log("$ " + " ".join(command))
-        out = subprocess.run([*command, "--message-format=json"], cwd=REPO, env=env, check=True,
-                             stdout=subprocess.PIPE, text=True).stdout
-        for message in map(json.loads, out.splitlines()):
-            if message.get("reason") == "compiler-artifact" and message.get("executable"):
-                name = message["target"]["name"]
-                executables[name] = shutil.copy2(message["executable"], Path(folder) / name)
+    for message in map(json.loads, out.splitlines()):
+        if message.get("reason") == "compiler-artifact" and message.get("executable"):
+            name = message["target"]["name"]
+            executables[name] = shutil.copy2(message["executable"], Path(folder) / name)
     return executables
 
 
@@ -79,20 +85,31 @@ def best(values):
     return min(v for v in values if v is not None)
 
 
-def measure_models(exe, env, backends, rounds, iterations):
-    """{(encoder, backend or 'torch'): {forward_ms, train_ms, ...}}, best over the rounds."""
+def model_sides(exe, env, backends, glibc_malloc, also):
+    """[(label, models bench command, env)]: each backend of this build; with `glibc_malloc`
+    the flex backend once more with glibc's allocator defaults; each other checkout's flex."""
+    sides = [(b, [exe["models"]], dict(env, EXPGRID_DEVICE=b)) for b in backends]
+    if glibc_malloc:
+        sides.append(("flex, glibc malloc", [exe["models"], "--glibc-malloc"], dict(env, EXPGRID_DEVICE="flex")))
+    sides += [(label, [other["models"]], dict(env, EXPGRID_DEVICE="flex")) for label, other in also]
+    return sides
+
+
+def measure_models(sides, env, rounds, iterations):
+    """{(encoder, side label or 'torch'): {forward_ms, train_ms, ...}}, best over the rounds."""
     results = {}
     for round_ in range(rounds):
         for encoder in ENCODERS:
-            runs = [(b, [exe["models"], "--json", "--iterations", str(iterations), encoder],
-                     dict(env, EXPGRID_DEVICE=b)) for b in backends]
+            runs = [(label, [*command, "--json", "--iterations", str(iterations), encoder], side_env)
+                    for label, command, side_env in sides]
             runs.append(("torch", [*REFERENCE, "model", encoder, "--iterations", str(iterations)], env))
             for side, command, side_env in runs:
                 log(f"round {round_ + 1}/{rounds}: {encoder} on {side}")
                 (m,) = json_lines(command, side_env)
                 previous = results.setdefault((encoder, side), m)
-                for key in ("forward_ms", "train_ms"):
-                    previous[key] = min(previous[key], m[key])
+                for key in ("forward_ms", "train_ms", "peak_rss_mib"):
+                    if key in m:
+                        previous[key] = min(previous[key], m[key])
     return results
 
 
@@ -117,6 +134,7 @@ optimizer: AdamW
 scheduler: CosineAnnealingLR
 loss_function: l2
 max_inputs: {inputs}
+seed: 0
 train_input_transforms: [trivial_augment_wide]
 model: {{encoder: vit, image_size: 28, patch_size: 7, num_layers: 4, num_heads: 8, hidden_dim: 256,
          mlp_dim: 512, code_size: 128, classes: 10}}
@@ -149,32 +167,35 @@ def row(*cells):
     return "| " + " | ".join(cells) + " |"
 
 
-def table(models, backends, augment, probes, runs, peak, inputs):
-    lines = [row("workload", "expgrid backend", "expgrid", "reference", "ratio", "GFLOP/s", "% of peak"),
-             row(*["---"] * 7)]
+def table(models, backends, labels, augment, probes, runs, peak, inputs):
+    lines = [row("workload", "expgrid backend", "expgrid", "reference", "ratio", "GFLOP/s", "% of peak",
+                 "peak RSS"),
+             row(*["---"] * 8)]
     for encoder in ENCODERS:
         torch_ = models[(encoder, "torch")]
         for kind, flops_key in (("train step", "train_flops"), ("forward", "forward_flops")):
             key = "train_ms" if kind == "train step" else "forward_ms"
-            for b in backends:
-                ours = models[(encoder, b)][key]
+            for label in labels:
+                m = models[(encoder, label)]
+                ours = m[key]
                 gflops = torch_[flops_key] / (ours * 1e-3) / 1e9
-                lines.append(row(f"{kind} {encoder}", b, f"{ours:.1f} ms", f"{torch_[key]:.1f} ms",
-                                 f"{ours / torch_[key]:.2f}", f"{gflops:.1f}", f"{100 * gflops / peak:.0f} %"))
+                rss = f"{m['peak_rss_mib']:.0f} MiB" if kind == "train step" and "peak_rss_mib" in m else ""
+                lines.append(row(f"{kind} {encoder}", label, f"{ours:.1f} ms", f"{torch_[key]:.1f} ms",
+                                 f"{ours / torch_[key]:.2f}", f"{gflops:.1f}", f"{100 * gflops / peak:.0f} %", rss))
     ours, reference = augment
     lines.append(row("data + TrivialAugmentWide, per image, 1 core", "-", f"{ours:.1f} µs",
-                     f"{reference:.1f} µs", f"{ours / reference:.2f}", "", ""))
+                     f"{reference:.1f} µs", f"{ours / reference:.2f}", "", "", ""))
     for p in probes:
         lines.append(row(f"{p['workload']} (acc {p['accuracy']:.4f} / {p['reference_accuracy']:.4f})", "-",
                          f"{p['seconds']:.2f} s", f"{p['reference_seconds']:.2f} s",
-                         f"{p['seconds'] / p['reference_seconds']:.2f}", "", ""))
+                         f"{p['seconds'] / p['reference_seconds']:.2f}", "", "", ""))
     reference = runs.get("torch")
     for b in backends:
         if b in runs and reference:
             r = runs[b]
             lines.append(row(f"short run, {inputs} inputs ViT p7 (acc {r['accuracy_argmax']:.4f} / "
                              f"{reference['accuracy_argmax']:.4f})", b, f"{r['wall_s']:.1f} s",
-                             f"{reference['wall_s']:.1f} s", f"{r['wall_s'] / reference['wall_s']:.2f}", "", ""))
+                             f"{reference['wall_s']:.1f} s", f"{r['wall_s'] / reference['wall_s']:.2f}", "", "", ""))
     return "\n".join(lines)
 
 
@@ -205,17 +226,31 @@ def main():
     parser.add_argument("--rounds", type=int, default=2, help="alternations per workload")
     parser.add_argument("--iterations", type=int, default=5, help="timed iterations per model measurement")
     parser.add_argument("--run-inputs", type=int, default=20_000, help="budget of the short run (0: skip)")
+    parser.add_argument("--glibc-malloc", action="store_true",
+                        help="also measure flex with glibc's allocator defaults (without expgrid's mallopt)")
+    parser.add_argument("--also", action="append", default=[], metavar="LABEL=CHECKOUT",
+                        help="also measure the flex models of another checkout (e.g. the scratch copy of "
+                             "bench/upstream/apply.sh, or an older commit), built in this CARGO_TARGET_DIR")
+    parser.add_argument("--cuda", action="store_true",
+                        help="train on the GPU: expgrid (built with tch) on cuda, the reference with BENCH_DEVICE=cuda")
+    parser.add_argument("--json", metavar="FILE", help="also write every measurement to FILE as one JSON object")
     parser.add_argument("--data", default=os.environ.get("EXPGRID_DATA", str(REPO.parent / "shared/data")),
                         help="folder holding fashion-mnist/")
     args = parser.parse_args()
 
+    args.tch = args.tch or args.cuda
     env = cargo_env(args.tch)
+    if args.cuda:
+        env["BENCH_DEVICE"] = "cuda"
     binaries = tempfile.TemporaryDirectory()
     exe = build(env, args.tch, binaries.name)
-    backends = ["tch", "flex"] if args.tch else ["flex"]
+    also = [(label, build(env, False, Path(binaries.name) / label, Path(checkout).resolve()))
+            for label, checkout in (spec.split("=", 1) for spec in args.also)]
+    backends = ["cuda"] if args.cuda else ["tch", "flex"] if args.tch else ["flex"]
+    sides = model_sides(exe, env, backends, args.glibc_malloc, also)
     load = os.getloadavg()
     peak = json_lines([*REFERENCE, "peak"], env)[0]["gflops"]
-    models = measure_models(exe, env, backends, args.rounds, args.iterations)
+    models = measure_models(sides, env, args.rounds, args.iterations)
     augment = measure_augment(exe, env, args.rounds, args.data)
     log("svc probe: expgrid, sklearn")
     probes = json_lines([exe["probe"], "--json"], env)
@@ -224,10 +259,19 @@ def main():
     peak = max(peak, json_lines([*REFERENCE, "peak"], env)[0]["gflops"])
 
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {cpu}, {os.cpu_count()} cores, "
-          f"load average {load[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end; "
-          f"peak (sgemm, torch, {os.cpu_count()} threads) {peak:.1f} GFLOP/s; best of {args.rounds} rounds\n")
-    print(table(models, backends, augment, probes, runs, peak, args.run_inputs))
+    header = (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {cpu}, {os.cpu_count()} cores, "
+              f"load average {load[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end; "
+              f"peak (sgemm, torch, {'cuda' if args.cuda else f'{os.cpu_count()} threads'}) {peak:.1f} GFLOP/s; "
+              f"best of {args.rounds} rounds")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "header": header, "cpu": cpu, "cores": os.cpu_count(), "peak_gflops": peak,
+            "models": [dict(m, workload=encoder, side=side) for (encoder, side), m in models.items()],
+            "augment_us": {"expgrid": augment[0], "reference": augment[1]},
+            "probes": probes, "runs": runs,
+        }, indent=1) + "\n")
+    print(header + "\n")
+    print(table(models, backends, [label for label, _, _ in sides], augment, probes, runs, peak, args.run_inputs))
     print()
     print(details(models, backends, augment, runs))
 

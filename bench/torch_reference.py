@@ -10,7 +10,8 @@ Each prints one JSON object. The models are the references of expgrid's encoders
 `VisionTransformer` and `resnet18`, nn-experiments' `EncoderConv2d` from
 tests/fixtures/models/make_model_fixtures.py) with a 128-d code and `Linear(128, 10)`, trained
 with expgrid's recipe: batch 64 of 3x28x28, MSE against one-hot, AdamW (PyTorch defaults),
-`torch.set_num_threads(<cores>)`.
+`torch.set_num_threads(<cores>)`. `BENCH_DEVICE=cuda` runs `peak`, `model` and `run` on the GPU
+(what `bench/gpu-check.sh` compares against expgrid's `--device cuda`).
 """
 
 import argparse
@@ -38,6 +39,13 @@ CODE = 128
 SHAPE = (3, 28, 28)
 WARMUP = 2
 CORES = os.cpu_count()
+DEVICE = torch.device(os.environ.get("BENCH_DEVICE", "cpu"))
+
+
+def sync():
+    """Waits for the GPU's queued work, so that a timing covers it."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def encoder(name):
@@ -68,8 +76,10 @@ def median_ms(iterations, f):
         f()
     times = []
     for _ in range(iterations):
+        sync()
         start = time.perf_counter()
         f()
+        sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1e3
 
@@ -91,9 +101,9 @@ def flops(f):
 
 def bench_model(args):
     torch.manual_seed(0)
-    net = model(args.name)
-    images = torch.rand(BATCH, *SHAPE)
-    targets = F.one_hot(torch.arange(BATCH) % CLASSES, CLASSES).float()
+    net = model(args.name).to(DEVICE)
+    images = torch.rand(BATCH, *SHAPE, device=DEVICE)
+    targets = F.one_hot(torch.arange(BATCH, device=DEVICE) % CLASSES, CLASSES).float()
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
 
     def forward():
@@ -117,7 +127,7 @@ def bench_model(args):
 def peak(_args):
     """Best sgemm rate on all cores: the practical FP32 peak of the machine."""
     n = 2048
-    a, b = torch.rand(n, n), torch.rand(n, n)
+    a, b = torch.rand(n, n, device=DEVICE), torch.rand(n, n, device=DEVICE)
     best = min(median_ms(3, lambda: torch.mm(a, b)) for _ in range(3))
     return {"sgemm_n": n, "gflops": 2 * n**3 / (best * 1e-3) / 1e9, "threads": torch.get_num_threads()}
 
@@ -174,13 +184,13 @@ def embed(net, images, labels):
     loss, correct, codes = 0.0, 0, []
     with torch.no_grad():
         for start in range(0, len(labels), 256):
-            x = images[start:start + 256].float() / 255
-            y = labels[start:start + 256]
+            x = images[start:start + 256].to(DEVICE).float() / 255
+            y = labels[start:start + 256].to(DEVICE)
             code = net[0](x)
             logits = net[1](code)
             loss += F.mse_loss(logits, F.one_hot(y, CLASSES).float(), reduction="sum").item() / CLASSES
             correct += (logits.argmax(1) == y).sum().item()
-            codes.append(code)
+            codes.append(code.cpu())
     net.train()
     return loss / len(labels), correct / len(labels), torch.cat(codes).numpy()
 
@@ -195,7 +205,7 @@ def run(args):
     torch.manual_seed(0)
     train_images, train_labels = fmnist(args.data, "train")
     test_images, test_labels = fmnist(args.data, "test")
-    net = model("vit-p7")
+    net = model("vit-p7").to(DEVICE)
     optimizer = torch.optim.AdamW(net.parameters(), lr=3e-4)
     steps = args.inputs // BATCH
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
@@ -205,7 +215,7 @@ def run(args):
     while inputs < args.inputs:
         for images, targets, _ in loader:
             start = time.perf_counter()
-            train_step(net, optimizer, images, targets)
+            train_step(net, optimizer, images.to(DEVICE), targets.to(DEVICE))
             scheduler.step()
             train_seconds += time.perf_counter() - start
             inputs += len(targets)

@@ -8,9 +8,10 @@
 //!
 //! Arguments (run the built executable directly): workload names (`vit-p7`, `vit-p4`,
 //! `conv`, `resnet18`; default all), `--iterations N` (default 5), `--json` (one JSON object
-//! per workload, what `bench/compare.py` reads).
+//! per workload, what `bench/compare.py` reads), `--glibc-malloc` (glibc's allocator defaults;
+//! without it the bench applies [`expgrid::malloc::tune_for_training`], as `expgrid` does).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -19,6 +20,9 @@ use expgrid::backend;
 use expgrid::config::schema::{ConvOptions, EncoderSpec, LossSpec, ModelSpec, VitOptions};
 use expgrid::model::Model;
 use expgrid::train::loss;
+use timing::median;
+
+mod timing;
 
 const BATCH: usize = 64;
 const CLASSES: usize = 10;
@@ -53,20 +57,6 @@ fn workloads() -> Vec<(&'static str, EncoderSpec)> {
     ]
 }
 
-/// Median time of `iterations` calls after `WARMUP` calls.
-fn median<T>(iterations: usize, mut f: impl FnMut() -> T) -> Duration {
-    (0..WARMUP).for_each(|_| drop(f()));
-    let mut times: Vec<Duration> = (0..iterations)
-        .map(|_| {
-            let start = Instant::now();
-            drop(f());
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[iterations / 2]
-}
-
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -98,11 +88,14 @@ fn bench(encoder: EncoderSpec, device: &Device, iterations: usize) -> Measured {
 
     let (params, forward) = {
         let valid = model.as_ref().unwrap().valid();
-        (valid.num_params(), median(iterations, || valid.forward(images.clone().inner()).logits.into_data()))
+        (
+            valid.num_params(),
+            median(WARMUP, iterations, || valid.forward(images.clone().inner()).logits.into_data()),
+        )
     };
     // As in the training loop: the step takes the model by value (so the optimizer may
     // update its tensors in place), and the loss is read back.
-    let train = median(iterations, || {
+    let train = median(WARMUP, iterations, || {
         let current = model.take().unwrap();
         let logits = current.forward(images.clone()).logits;
         let loss = loss::loss(&LossSpec::L2, logits, targets.clone());
@@ -115,13 +108,17 @@ fn bench(encoder: EncoderSpec, device: &Device, iterations: usize) -> Measured {
 
 fn main() {
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
-    let (mut json, mut iterations, mut only) = (false, 5, Vec::new());
+    let (mut json, mut iterations, mut only, mut tune_malloc) = (false, 5, Vec::new(), true);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--json" => json = true,
+            "--glibc-malloc" => tune_malloc = false,
             "--iterations" => iterations = args.next().and_then(|n| n.parse().ok()).expect("--iterations N"),
             _ => only.push(arg),
         }
+    }
+    if tune_malloc {
+        expgrid::malloc::tune_for_training();
     }
     let name = std::env::var("EXPGRID_DEVICE").unwrap_or_else(|_| backend::DEFAULT_DEVICE.into());
     let device = backend::device(&name).unwrap();

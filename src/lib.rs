@@ -6,6 +6,7 @@ pub mod backend;
 pub mod cluster;
 pub mod config;
 pub mod data;
+pub mod malloc;
 pub mod metrics;
 pub mod model;
 pub mod plan;

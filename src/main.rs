@@ -289,6 +289,7 @@ enum Format {
 }
 
 fn main() -> ExitCode {
+    expgrid::malloc::tune_for_training();
     let cli = Cli::parse();
     match cli.command {
         Command::Plan { files, format, runs_dir, limits } => match load_all(&files, limits.limits()) {

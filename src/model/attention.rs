@@ -110,8 +110,11 @@ impl MultiheadAttention {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let [b, s, d] = x.dims();
         let (h, dh) = (self.num_heads, d / self.num_heads);
-        let split_heads = |t: Tensor<3>| t.reshape([b, s, h, dh]).swap_dims(1, 2);
-        let mut qkv = self.in_proj.forward(x).chunk(3, 2).into_iter().map(split_heads);
+        // [b, s, 3·d] is [b, s, 3·h, dh] (q heads, k heads, v heads): reshaping the whole
+        // projection, then taking views, splits the heads without copying (a reshape of one
+        // chunk, a strided view, would copy it on the flex backend).
+        let qkv = self.in_proj.forward(x).reshape([b, s, 3 * h, dh]).swap_dims(1, 2);
+        let mut qkv = qkv.chunk(3, 1).into_iter();
         let (q, k, v) = (qkv.next().unwrap(), qkv.next().unwrap(), qkv.next().unwrap());
         let v = self.value_transform.apply(v, 2);
         let out = scaled_dot_product(q, k, v, &self.dropout).swap_dims(1, 2).reshape([b, s, d]);
