@@ -13,7 +13,8 @@
 use std::path::Path;
 
 use crate::config::Experiment;
-use crate::config::halving::{Halving, HalvingMetric};
+use crate::config::halving::Halving;
+use crate::metrics::{Better, Metric};
 use crate::rundir::{MetricsRow, RunDir, Standing};
 
 /// The rungs of a `$halving` file as far as its run folders decide them.
@@ -91,12 +92,7 @@ fn promoted(
 }
 
 /// The metric in a validation row, turned so that lower is better.
-fn cost(metric: HalvingMetric, row: &MetricsRow) -> Option<f64> {
-    let value = match metric {
-        HalvingMetric::ValidationLoss => Some(row.validation_loss),
-        HalvingMetric::AccuracyArgmax => Some(row.accuracy_argmax),
-        HalvingMetric::AccuracySvc => row.accuracy_svc,
-        HalvingMetric::AccuracySvcHeldout => row.accuracy_svc_heldout,
-    }?;
-    Some(if metric.higher_is_better() { -value } else { value })
+fn cost(metric: Metric, row: &MetricsRow) -> Option<f64> {
+    let value = row.get(metric)?;
+    Some(if metric.better() == Some(Better::Higher) { -value } else { value })
 }

@@ -123,8 +123,8 @@ fn the_report_compares_every_row_with_the_baseline() {
     );
     assert!(
         text.contains(
-            "4 of 4 differences have a 95 % interval that excludes 0: 0 better than the baseline, 4 worse. \
-             No row is significantly better than the baseline at this budget."
+            "4 of 4 differences have a 95 % interval that excludes 0: 0 better than the baseline, 4 worse.\n\
+             No row is significantly better than the baseline at this budget.\n"
         ),
         "{text}"
     );

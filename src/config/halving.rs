@@ -1,14 +1,15 @@
 //! `$halving: {min_inputs, eta, metric}` in `matrix:`: successive halving over the training
 //! budget. Every run trains to the first rung (`min_inputs`); the best `1/eta` of them (by
 //! `metric` at that budget) continue to `eta ×` the budget, and so on; the last rung is the
-//! runs' `max_inputs`. This module is the directive and its rules; `crate::run::halving`
-//! chooses and trains each rung's runs.
+//! runs' `max_inputs`. This module is the directive and its rules; `crate::rungs` decides
+//! each rung's runs and `crate::run::halving` trains them.
 
 use super::PlannedRun;
 use super::error::ConfigError;
 use super::expr;
 use super::node::{Node, Pos, Value};
 use super::schema::ProbeEvery;
+use crate::metrics::Metric;
 
 /// The key of the directive inside `matrix:`.
 pub const HALVING_KEY: &str = "$halving";
@@ -20,46 +21,21 @@ pub struct Halving {
     pub min_inputs: u64,
     /// Each rung keeps `1/eta` of the runs and multiplies the budget by `eta`.
     pub eta: u64,
-    pub metric: HalvingMetric,
+    /// What ranks the runs at a rung (a quality metric: see `ranks_runs`).
+    pub metric: Metric,
     /// Where the directive is written.
     pub at: Pos,
 }
 
-/// What ranks the runs at a rung: a metric every validation row has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HalvingMetric {
-    ValidationLoss,
-    AccuracyArgmax,
-    AccuracySvc,
-    AccuracySvcHeldout,
+/// The metrics `$halving` may rank by: those with a better direction (the loss and the
+/// accuracies), which every validation row has (the svc ones with the probe at each validation).
+fn ranks_runs(metric: Metric) -> bool {
+    metric.better().is_some()
 }
 
-impl HalvingMetric {
-    const ALL: [HalvingMetric; 4] = [
-        HalvingMetric::ValidationLoss,
-        HalvingMetric::AccuracyArgmax,
-        HalvingMetric::AccuracySvc,
-        HalvingMetric::AccuracySvcHeldout,
-    ];
-
-    /// The name, as in `report` and `metrics.csv`.
-    pub fn id(self) -> &'static str {
-        match self {
-            HalvingMetric::ValidationLoss => "validation_loss",
-            HalvingMetric::AccuracyArgmax => "accuracy_argmax",
-            HalvingMetric::AccuracySvc => "accuracy_svc",
-            HalvingMetric::AccuracySvcHeldout => "accuracy_svc_heldout",
-        }
-    }
-
-    /// Is higher better (accuracies)?
-    pub fn higher_is_better(self) -> bool {
-        self != HalvingMetric::ValidationLoss
-    }
-
-    fn needs_probe(self) -> bool {
-        matches!(self, HalvingMetric::AccuracySvc | HalvingMetric::AccuracySvcHeldout)
-    }
+/// Does `metric` come from the SVC probe?
+fn needs_probe(metric: Metric) -> bool {
+    matches!(metric, Metric::AccuracySvc | Metric::AccuracySvcHeldout)
 }
 
 impl Halving {
@@ -78,7 +54,7 @@ impl Halving {
             .hint(hint));
         };
         let mut halving =
-            Halving { min_inputs: 0, eta: 3, metric: HalvingMetric::ValidationLoss, at: node.at.clone() };
+            Halving { min_inputs: 0, eta: 3, metric: Metric::ValidationLoss, at: node.at.clone() };
         for (name, value) in map {
             let number = match value.value {
                 Value::Int(i) if i > 0 => Some(i as u64),
@@ -105,8 +81,9 @@ impl Halving {
                 }
                 ("metric", _) => {
                     let id = value.as_str().unwrap_or_default();
-                    let Some(metric) = HalvingMetric::ALL.into_iter().find(|m| m.id() == id) else {
-                        let ids: Vec<&str> = HalvingMetric::ALL.iter().map(|m| m.id()).collect();
+                    let Some(metric) = Metric::from_id(id).filter(|m| ranks_runs(*m)) else {
+                        let ids: Vec<&str> =
+                            Metric::ALL.into_iter().filter(|m| ranks_runs(*m)).map(Metric::id).collect();
                         return Err(error(
                             format!("`{text}` is not a metric halving can rank by"),
                             &super::error::suggestion(id, &ids),
@@ -220,7 +197,7 @@ impl Halving {
                 }),
             };
             let problem = problem.or_else(|| {
-                (self.metric.needs_probe() && config.probe.every != ProbeEvery::EachValidation).then(|| {
+                (needs_probe(self.metric) && config.probe.every != ProbeEvery::EachValidation).then(|| {
                     (
                         format!("`metric: {}` needs the probe at every validation", self.metric.id()),
                         "set `probe: {every: each_validation}`, or rank by `validation_loss`".to_string(),
@@ -242,7 +219,7 @@ mod tests {
 
     fn halving(min_inputs: u64, eta: u64) -> Halving {
         let at = Pos { file: std::sync::Arc::from(std::path::Path::new("x.yml")), line: 1, column: 1 };
-        Halving { min_inputs, eta, metric: HalvingMetric::ValidationLoss, at }
+        Halving { min_inputs, eta, metric: Metric::ValidationLoss, at }
     }
 
     #[test]
