@@ -201,12 +201,25 @@ fn slurm_submits_one_rung_at_a_time() {
     let output = ws.run(&["--rung", "0", "-j", "2"]);
     assert!(output.status.success(), "{}", text(&output));
     let (script, notes) = slurm_dry_run(&ws);
-    check_slurm_golden("halving-rung-1.sbatch", &script);
+    check_slurm_golden(
+        "halving-rung-1.sbatch",
+        &promoted_as_placeholders(&script, &best(&ws, &NAMES, 100, 2)),
+    );
     assert!(notes.contains("submits rung 2"), "{notes}");
-    let kept = best(&ws, &NAMES, 100, 2);
-    for name in kept {
-        assert!(script.contains(&format!("# {name}")), "{name} is promoted: {script}");
+}
+
+/// `script` with each promoted run's table entry (`id=2 ;;  # h/run_lr-0.001`) written as
+/// `id=<kept k> ;;  # <kept k>`. Which runs win rung 0 is not fixed: `-j 2` interleaves the
+/// runs' random draws (README: not bit-reproducible), and their losses at 100 inputs are close.
+fn promoted_as_placeholders(script: &str, kept: &[&str]) -> String {
+    let mut script = script.to_owned();
+    for (k, name) in kept.iter().enumerate() {
+        let id = NAMES.iter().position(|n| n == name).unwrap() + 1;
+        let entry = format!("id={id} ;;  # {name}\n");
+        assert_eq!(script.matches(&entry).count(), 1, "{name} is promoted: {script}");
+        script = script.replace(&entry, &format!("id=<kept {k}> ;;  # <kept {k}>\n"));
     }
+    script
 }
 
 #[test]
