@@ -106,6 +106,8 @@ fn filter_supports_python_like_operators() {
         ("len(${l}) == ${a}", vec!["3"]),
         ("${l}[0] == ${a}", vec!["1"]),
         ("${a} != 2\n    and ${a} != 3", vec!["1", "4"]),
+        ("1 < ${a} <= 3", vec!["2", "3"]),
+        ("${a} == 1 < 2 or ${a} > 3", vec!["1", "4"]),
     ];
     for (filter, expected) in cases {
         let text = format!("matrix:\n  a: [1, 2, 3, 4]\n  l: [[1, 2, 3]]\n  $filter: {filter}\n{BASE}");
@@ -113,6 +115,23 @@ fn filter_supports_python_like_operators() {
         let kept: Vec<String> = exp.runs.iter().map(|r| r.values["a"].value_text()).collect();
         assert_eq!(kept, expected, "filter {filter:?}");
     }
+}
+
+/// Python orders a number and a text only where the comparison is reached: `or` and `and`
+/// decide first, so a mixed list can still be filtered.
+#[test]
+fn ordering_a_number_and_a_text_is_an_error_only_where_it_is_evaluated() {
+    let text = format!("matrix:\n  s: [1, auto, 3]\n  $filter: ${{s}} == 'auto' or ${{s}} < 2\n{BASE}");
+    let kept: Vec<String> = load(&text).runs.iter().map(|r| r.values["s"].value_text()).collect();
+    assert_eq!(kept, ["1", "auto"]);
+    let err = load_err(&format!("matrix:\n  s: [1, auto]\n  $filter: ${{s}} < 2\n{BASE}"));
+    assert!(
+        err.contains(
+            "matrix.$filter: cannot evaluate `(s) < 2`: invalid operation (`<` between string 'auto' \
+             and number 2: Python refuses to order values of different types)"
+        ),
+        "{err}"
+    );
 }
 
 #[test]

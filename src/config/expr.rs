@@ -12,6 +12,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use super::error::{ConfigError, suggestion};
 pub use super::node::to_text;
 use super::node::{Node, Pos, Value};
+use super::python::{self, QuoteState};
 
 /// The names an expression may use, with their values.
 pub type Scope = IndexMap<String, Jinja>;
@@ -43,6 +44,9 @@ pub fn environment() -> Environment<'static> {
             }
         }
         Ok(Jinja::from(merged))
+    });
+    env.add_function(python::ORDERED, |left: Jinja, op: String, right: Jinja| {
+        python::ordered(&left, &op, &right)
     });
     env
 }
@@ -118,17 +122,20 @@ pub struct CompiledExpr<'env> {
 impl<'env> CompiledExpr<'env> {
     /// Compile `source`; on error the message points at `pos`.
     pub fn compile(env: &'env Environment<'static>, source: &str, pos: &Pos) -> Result<Self, ConfigError> {
-        if let Some(problem) = python_power_ambiguity(source) {
+        if let Some(problem) = python::power_ambiguity(source) {
             return Err(ConfigError::at(pos.clone(), format!("in `{source}`: {problem}"))
                 .hint("add parentheses that say which is meant: `-(x ** 2)` or `(-x) ** 2`"));
         }
-        let expr = env.compile_expression_owned(source.to_string()).map_err(|err| {
+        let parse_error = |err: minijinja::Error| {
             ConfigError::at(
                 pos.clone(),
                 format!("cannot parse the expression `{source}`: {}", jinja_reason(&err)),
             )
             .hint("expressions use Python-like syntax: `a // b`, `x in [1, 2]`, `len(v)`, `a and not b`")
-        })?;
+        };
+        // The text as written decides what is a syntax error; the rewrite only adds calls.
+        env.compile_expression(source).map_err(parse_error)?;
+        let expr = env.compile_expression_owned(python::with_python_ordering(source)).map_err(parse_error)?;
         let names = expr
             .undeclared_variables(false)
             .into_iter()
@@ -172,7 +179,7 @@ pub fn inline_placeholders(text: &str) -> Result<String, (String, String)> {
                 t.chars().for_each(|c| quote.push(c));
                 out.push_str(t);
             }
-            Piece::Placeholder(e) if quote.open.is_some() => {
+            Piece::Placeholder(e) if quote.inside() => {
                 return Err((
                     format!(
                         "`${{{e}}}` stands inside quotes, so the filter sees the text `${{{e}}}`, not the value of `{e}`"
@@ -184,167 +191,6 @@ pub fn inline_placeholders(text: &str) -> Result<String, (String, String)> {
         }
     }
     Ok(out)
-}
-
-/// Whether a scan of expression text is inside a quoted string.
-#[derive(Default)]
-struct QuoteState {
-    open: Option<char>,
-    escaped: bool,
-}
-
-impl QuoteState {
-    fn push(&mut self, c: char) {
-        match self.open {
-            Some(_) if self.escaped => self.escaped = false,
-            Some(_) if c == '\\' => self.escaped = true,
-            Some(q) if c == q => self.open = None,
-            Some(_) => {}
-            None if c == '\'' || c == '"' => self.open = Some(c),
-            None => {}
-        }
-    }
-}
-
-/// Python reads `-x ** 2` as `-(x ** 2)` and `a ** b ** c` as `a ** (b ** c)`; minijinja
-/// reads them as `(-x) ** 2` and `(a ** b) ** c`. Such an expression is refused (with the
-/// parentheses that say which is meant) rather than silently meaning something else.
-/// Written by hand: minijinja's parser does not expose its syntax tree.
-fn python_power_ambiguity(source: &str) -> Option<String> {
-    let tokens = tokens(source);
-    for (i, token) in tokens.iter().enumerate() {
-        if token != "**" {
-            continue;
-        }
-        // The left operand: back over postfix groups and one atom; is it preceded by a
-        // unary minus?
-        let start = operand_start(&tokens, i);
-        let unary_minus = start > 0
-            && tokens[start - 1] == "-"
-            && (start == 1 || is_operator_or_opener(&tokens[start - 2]));
-        if unary_minus {
-            let operand = tokens[start..i].concat();
-            return Some(format!(
-                "`-{operand} ** ...` means `(-{operand}) ** ...` here but `-({operand} ** ...)` in Python"
-            ));
-        }
-        let end = operand_end(&tokens, i + 1);
-        if tokens.get(end).is_some_and(|t| t == "**") {
-            return Some("`a ** b ** c` is `(a ** b) ** c` here and `a ** (b ** c)` in Python".to_string());
-        }
-    }
-    None
-}
-
-/// Tokens of an expression: quoted strings, names and numbers, `**` and `//`, and single
-/// characters (spaces dropped).
-fn tokens(source: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let chars: Vec<char> = source.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let start = i;
-        if c.is_whitespace() {
-            i += 1;
-            continue;
-        }
-        if c == '\'' || c == '"' {
-            let mut quote = QuoteState::default();
-            quote.push(c);
-            i += 1;
-            while i < chars.len() && quote.open.is_some() {
-                quote.push(chars[i]);
-                i += 1;
-            }
-        } else if c.is_alphanumeric() || c == '_' {
-            let number = c.is_ascii_digit();
-            while i < chars.len()
-                && (chars[i].is_alphanumeric() || chars[i] == '_' || number && chars[i] == '.')
-            {
-                i += 1;
-            }
-        } else if (c == '*' || c == '/') && chars.get(i + 1) == Some(&c) {
-            i += 2;
-        } else {
-            i += 1;
-        }
-        out.push(chars[start..i].iter().collect());
-    }
-    out
-}
-
-fn is_operator_or_opener(token: &str) -> bool {
-    matches!(token, "(" | "[" | "{" | "," | ":")
-        || matches!(token, "and" | "or" | "not" | "in" | "is" | "if" | "else")
-        || token.chars().all(|c| "+-*/%<>=!~".contains(c))
-}
-
-/// Index of the first token of the operand that ends just before `end`: an atom or a
-/// bracketed group, with its postfixes (`.name`, `[i]`, `(args)`).
-fn operand_start(tokens: &[String], end: usize) -> usize {
-    let mut i = end;
-    while i > 0 {
-        if matches!(tokens[i - 1].as_str(), ")" | "]" | "}") {
-            let mut depth = 0usize;
-            while i > 0 {
-                i -= 1;
-                match tokens[i].as_str() {
-                    ")" | "]" | "}" => depth += 1,
-                    "(" | "[" | "{" => depth = depth.saturating_sub(1),
-                    _ => {}
-                }
-                if depth == 0 {
-                    break;
-                }
-            }
-        } else {
-            i -= 1;
-        }
-        let is_postfix = i > 0
-            && (tokens[i - 1] == "."
-                || matches!(tokens[i].as_str(), "(" | "[") && !is_operator_or_opener(&tokens[i - 1]));
-        if !is_postfix {
-            break;
-        }
-        if tokens[i - 1] == "." {
-            i -= 1;
-        }
-    }
-    i
-}
-
-/// Index just past the operand that starts at `start` (a leading unary sign included).
-fn operand_end(tokens: &[String], start: usize) -> usize {
-    let mut i = start;
-    while tokens.get(i).is_some_and(|t| t == "-" || t == "+") {
-        i += 1;
-    }
-    let mut first = true;
-    while let Some(token) = tokens.get(i) {
-        if matches!(token.as_str(), "(" | "[" | "{") {
-            let mut depth = 0usize;
-            while let Some(t) = tokens.get(i) {
-                match t.as_str() {
-                    "(" | "[" | "{" => depth += 1,
-                    ")" | "]" | "}" => depth = depth.saturating_sub(1),
-                    _ => {}
-                }
-                i += 1;
-                if depth == 0 {
-                    break;
-                }
-            }
-        } else if token == "." {
-            i += 2;
-        } else if first {
-            i += 1;
-        } else {
-            break;
-        }
-        first = false;
-    }
-    i
 }
 
 /// Substitute placeholders in every string of `node` (recursively). A string that is
@@ -498,27 +344,5 @@ mod tests {
         assert!(inline_placeholders("'${m}' == 'vit'").is_err());
         assert!(inline_placeholders("'${m}'").is_err());
         assert_eq!(inline_placeholders("${m} == 'vit' and ${n} > 1").unwrap(), "(m) == 'vit' and (n) > 1");
-    }
-
-    #[test]
-    fn power_expressions_that_python_reads_differently_are_found() {
-        for ambiguous in
-            ["-x ** 2", "a + -x ** 2", "-x.y[0] ** 2", "-(a + b) ** 2", "2 ** 3 ** 2", "-f(x) ** 2"]
-        {
-            assert!(python_power_ambiguity(ambiguous).is_some(), "{ambiguous}");
-        }
-        for fine in [
-            "(-x) ** 2",
-            "-(x ** 2)",
-            "a - x ** 2",
-            "x ** -2",
-            "(2 ** 3) ** 2",
-            "2 ** (3 ** 2)",
-            "a[0] ** 2",
-            "f(-x) ** 2",
-            "-x * 2",
-        ] {
-            assert!(python_power_ambiguity(fine).is_none(), "{fine}");
-        }
     }
 }

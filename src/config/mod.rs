@@ -14,6 +14,7 @@ pub mod halving;
 pub mod matrix;
 pub mod node;
 pub mod pos;
+mod python;
 pub mod schema;
 pub mod slurm;
 pub mod validate;

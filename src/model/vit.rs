@@ -65,7 +65,7 @@ impl EncoderOptions for VitOptions {
         probability("dropout", self.dropout)?;
         probability("attention_dropout", self.attention_dropout)?;
         self.value_transform.validate("value_transform")?;
-        if self.hidden_dim % self.num_heads != 0 {
+        if !self.hidden_dim.is_multiple_of(self.num_heads) {
             return invalid(
                 "num_heads",
                 format!("hidden_dim {} is not divisible by num_heads {}", self.hidden_dim, self.num_heads),
@@ -79,7 +79,7 @@ impl EncoderOptions for VitOptions {
                 "set image_size to the height and width of `shape`",
             );
         }
-        if self.image_size % self.patch_size != 0 {
+        if !self.image_size.is_multiple_of(self.patch_size) {
             return invalid(
                 "patch_size",
                 format!("image_size {} is not divisible by patch_size {}", self.image_size, self.patch_size),
