@@ -5,7 +5,7 @@ use serde::Serialize;
 use std::path::Path;
 
 use crate::config::{Experiment, Node, PlannedRun, expr};
-use crate::rundir::RunDir;
+use crate::rundir::{RunDir, RunState, Standing};
 use crate::rungs::Ladder;
 
 /// One row of the plan, as printed by `--format json`.
@@ -16,8 +16,9 @@ pub struct PlanRow<'a> {
     pub matrix_slug: &'a str,
     pub experiment_name: &'a str,
     pub values: &'a indexmap::IndexMap<String, Node>,
-    /// pending, running, interrupted, done, failed, stale (trained with an older config) or
-    /// damaged (from the run folder).
+    /// pending, running, interrupted, done, stopped (done at a `$halving` rung below
+    /// `max_inputs`), failed, stale (trained with an older config) or damaged (from the run
+    /// folder).
     pub status: String,
     /// Trainable parameters, computed without building the model.
     pub params: usize,
@@ -48,12 +49,17 @@ fn halving_line(exp: &Experiment) -> Option<String> {
     ))
 }
 
-/// The status of a run from its folder below `runs_dir`, against the file's config.
+/// The status of a run from its folder below `runs_dir`, against the file's config; a run
+/// done below its `max_inputs` (a `$halving` rung) is `stopped`, as in the reports.
 pub fn status(run: &PlannedRun, runs_dir: &Path) -> String {
-    match RunDir::new(runs_dir, &run.config.experiment_name) {
-        Ok(dir) => dir.standing(&run.resolved).label(),
-        Err(err) => format!("unreadable: {err:#}"),
-    }
+    let dir = match RunDir::new(runs_dir, &run.config.experiment_name) {
+        Ok(dir) => dir,
+        Err(err) => return format!("unreadable: {err:#}"),
+    };
+    let standing = dir.standing(&run.resolved);
+    let stopped = standing == Standing::Current(RunState::Done)
+        && dir.result().ok().flatten().is_some_and(|result| result.inputs < run.config.max_inputs);
+    if stopped { "stopped".into() } else { standing.label() }
 }
 
 /// Why a run is stale or damaged (and what to do), if it is.

@@ -131,6 +131,7 @@ fn halving_keeps_the_best_runs_and_continues_them_without_a_gap() {
         let line = plan.lines().find(|l| l.contains(name)).unwrap();
         let cells: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(cells[2], rung.unwrap().to_string(), "{line}");
+        assert_eq!(cells[1], if rung == Some(2) { "done" } else { "stopped" }, "{line}");
     }
     let report = ws.expgrid("report").args(["--format", "csv"]).output().unwrap();
     assert!(report.status.success(), "{}", text(&report));
