@@ -53,7 +53,7 @@ fn workloads() -> Vec<(&'static str, EncoderSpec)> {
         ("vit-p7", vit(7)),
         ("vit-p4", vit(4)),
         ("conv", EncoderSpec::Conv(conv)),
-        ("resnet18", EncoderSpec::Resnet18 {}),
+        ("resnet18", EncoderSpec::Resnet18(Default::default())),
     ]
 }
 
