@@ -37,6 +37,7 @@ fn main() {
     let tokens = random(&[64 * 17, 256], &device);
     let in_proj = random(&[256, 768], &device);
     let hidden = random(&[64 * 17, 512], &device);
+    let hidden_other = random(&[64 * 17, 512], &device);
     let q = Tensor::<4>::random([64, 8, 17, 32], Distribution::Default, &device);
     let k_t = Tensor::<4>::random([64, 8, 32, 17], Distribution::Default, &device);
     let train_device = device.clone().autodiff();
@@ -93,6 +94,15 @@ fn main() {
             "conv2d forward + backward [64, 64, 7, 7] * [64, 64, 3, 3] p1",
             median(WARMUP, iterations, layer1_step),
         ),
+        (
+            "add [1088, 512]",
+            median(WARMUP, iterations, || (hidden.clone() + hidden_other.clone()).into_data()),
+        ),
+        (
+            "mul [1088, 512]",
+            median(WARMUP, iterations, || (hidden.clone() * hidden_other.clone()).into_data()),
+        ),
+        ("mul scalar [1088, 512]", median(WARMUP, iterations, || (hidden.clone() * 0.9).into_data())),
     ];
     for (op, time) in ops {
         let us = time.as_secs_f64() * 1e6;
