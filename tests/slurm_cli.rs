@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use expgrid::rundir::{RunState, Status};
-use run_fixture::cluster::{TINY, Workspace};
+use run_fixture::cluster::{TINY, Workspace, tiny_vit};
 use run_fixture::{data_dir, numbers, text};
 
 /// Does a Slurm cluster answer here? Panics under CI, where it must.
@@ -97,33 +97,16 @@ fn a_three_run_matrix_finishes_under_slurm() {
     assert!(text(&output).contains("nothing to submit"), "{}", text(&output));
 }
 
-/// One run long enough to be preempted: a tiny ViT with dropout, a checkpoint every 1,000.
-const LONG: &str = "
-experiment_name: preempt/vit
-train_set: {dataset: fmnist, split: train, shape: [1, 28, 28], limit: 1000}
-validation_set: {dataset: fmnist, split: test, shape: [1, 28, 28], limit: 200}
-batch_size: 50
-learnrate: 0.003
-optimizer: AdamW
-loss_function: l2
-max_inputs: 6000
-validate_every: 1000
-train_input_transforms: [trivial_augment_wide]
-probe: {samples: 200}
-model: {encoder: vit, image_size: 28, patch_size: 7, num_layers: 1, num_heads: 2, hidden_dim: 16,
-        mlp_dim: 32, dropout: 0.1, code_size: 8, classes: 10}
-";
-
 #[test]
 fn a_preempted_task_requeues_resumes_and_ends_with_the_same_numbers() {
     if !slurm_here("a_preempted_task_requeues_resumes_and_ends_with_the_same_numbers") {
         return;
     }
     let start = Instant::now();
-    let reference = Workspace::new(&[("long.yml", LONG)]);
+    let reference = Workspace::new(&[("long.yml", &tiny_vit("preempt/vit", 6000))]);
     let mut reference_child = reference.run("long.yml", &[]).spawn().unwrap();
 
-    let ws = Workspace::new(&[("long.yml", LONG)]);
+    let ws = Workspace::new(&[("long.yml", &tiny_vit("preempt/vit", 6000))]);
     let runs = ws.path().join("runs");
     let dir = ws.run_dir("preempt/vit");
     let job = submit(&ws, "long.yml");

@@ -10,33 +10,17 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use expgrid::rundir::{RunState, Status};
-use run_fixture::cluster::Workspace;
+use run_fixture::cluster::{Workspace, tiny_vit};
 use run_fixture::{numbers, text};
 
-/// A tiny ViT with dropout (so the random state matters), validated every 1,000 inputs.
-const VIT: &str = "
-experiment_name: stop/vit
-train_set: {dataset: fmnist, split: train, shape: [1, 28, 28], limit: 1000}
-validation_set: {dataset: fmnist, split: test, shape: [1, 28, 28], limit: 200}
-batch_size: 50
-learnrate: 0.003
-optimizer: AdamW
-loss_function: l2
-max_inputs: 4000
-validate_every: 1000
-train_input_transforms: [trivial_augment_wide]
-probe: {samples: 200}
-model: {encoder: vit, image_size: 28, patch_size: 7, num_layers: 1, num_heads: 2, hidden_dim: 16,
-        mlp_dim: 32, dropout: 0.1, code_size: 8, classes: 10}
-";
 const RUN: &str = "stop/vit";
 
 #[test]
 fn sigterm_saves_a_checkpoint_and_the_resumed_run_ends_with_the_same_numbers() {
-    let reference = Workspace::new(&[("vit.yml", VIT)]);
+    let reference = Workspace::new(&[("vit.yml", &tiny_vit(RUN, 4000))]);
     let mut reference_child = reference.run("vit.yml", &[]).spawn().unwrap();
 
-    let ws = Workspace::new(&[("vit.yml", VIT)]);
+    let ws = Workspace::new(&[("vit.yml", &tiny_vit(RUN, 4000))]);
     let child = ws.run("vit.yml", &[]).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let dir = ws.run_dir(RUN);
     let deadline = Instant::now() + Duration::from_secs(180);

@@ -22,6 +22,28 @@ probe: {samples: 100}
 model: {encoder: conv, channels: [4], code_size: 8, classes: 10}
 ";
 
+/// One run long enough to be stopped or preempted mid-way: a tiny ViT with dropout (so the
+/// random state matters), validated and checkpointed every 1,000 inputs.
+pub fn tiny_vit(experiment_name: &str, max_inputs: u64) -> String {
+    format!(
+        "
+experiment_name: {experiment_name}
+train_set: {{dataset: fmnist, split: train, shape: [1, 28, 28], limit: 1000}}
+validation_set: {{dataset: fmnist, split: test, shape: [1, 28, 28], limit: 200}}
+batch_size: 50
+learnrate: 0.003
+optimizer: AdamW
+loss_function: l2
+max_inputs: {max_inputs}
+validate_every: 1000
+train_input_transforms: [trivial_augment_wide]
+probe: {{samples: 200}}
+model: {{encoder: vit, image_size: 28, patch_size: 7, num_layers: 1, num_heads: 2, hidden_dim: 16,
+        mlp_dim: 32, dropout: 0.1, code_size: 8, classes: 10}}
+"
+    )
+}
+
 /// A temporary folder holding experiment files; commands run in it.
 pub struct Workspace {
     pub dir: tempfile::TempDir,
