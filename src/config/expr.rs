@@ -345,4 +345,61 @@ mod tests {
         assert!(inline_placeholders("'${m}'").is_err());
         assert_eq!(inline_placeholders("${m} == 'vit' and ${n} > 1").unwrap(), "(m) == 'vit' and (n) > 1");
     }
+
+    type Rng = rand_chacha::ChaCha8Rng;
+
+    /// A random number expression: names, literals, `+`, `*`, unary minus, `len([...])` and
+    /// conditionals, `depth` levels deep.
+    fn random_number(rng: &mut Rng, depth: u32) -> String {
+        use rand::RngExt;
+        let atoms = ["a", "b", "0", "1", "2.5", "-3"];
+        if depth == 0 || rng.random_bool(0.3) {
+            return atoms[rng.random_range(0..atoms.len())].to_string();
+        }
+        let (x, y) = (random_number(rng, depth - 1), random_number(rng, depth - 1));
+        match rng.random_range(0..5) {
+            0 => format!("({x}+{y})"),
+            1 => format!("{x} * {y}"),
+            2 => format!("-({x})"),
+            3 => format!("len([{x}, {y}])"),
+            _ => format!("({x} if {} else {y})", random_condition(rng, depth - 1)),
+        }
+    }
+
+    /// A random condition: a comparison chain of numbers, `and`, `or`, `not`.
+    fn random_condition(rng: &mut Rng, depth: u32) -> String {
+        use rand::RngExt;
+        let operators = ["<", "<=", ">", ">=", "==", "!=", " < ", " >= "];
+        match if depth == 0 { 0 } else { rng.random_range(0..4) } {
+            0 => {
+                let mut chain = random_number(rng, depth.saturating_sub(1));
+                for _ in 0..rng.random_range(1..=3) {
+                    chain += operators[rng.random_range(0..operators.len())];
+                    chain += &random_number(rng, depth.saturating_sub(1));
+                }
+                chain
+            }
+            1 => format!("{} and {}", random_condition(rng, depth - 1), random_condition(rng, depth - 1)),
+            2 => format!("({} or {})", random_condition(rng, depth - 1), random_condition(rng, depth - 1)),
+            _ => format!("not {}", random_condition(rng, depth - 1)),
+        }
+    }
+
+    /// Over numbers, where Python and minijinja agree, the ordering rewrite changes no result.
+    #[test]
+    fn the_ordering_rewrite_keeps_every_result_over_numbers() {
+        use rand::SeedableRng;
+        let env = environment();
+        let mut rng = Rng::seed_from_u64(18);
+        let scope = jinja_map([("a", Jinja::from(2)), ("b", Jinja::from(-0.5))].into_iter());
+        let mut rewritten_any = 0;
+        for _ in 0..2000 {
+            let source = random_condition(&mut rng, 3);
+            let rewritten = python::with_python_ordering(&source);
+            rewritten_any += usize::from(rewritten != source);
+            let eval = |text: &str| env.compile_expression(text).unwrap().eval(scope.clone()).unwrap();
+            assert_eq!(eval(&rewritten), eval(&source), "{source}\n{rewritten}");
+        }
+        assert!(rewritten_any > 1000, "{rewritten_any} of 2000 had an ordering comparison");
+    }
 }
