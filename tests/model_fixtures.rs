@@ -135,9 +135,12 @@ fn cct_value_transforms_match_direct_computation() {
     assert_cct_matches("cct_vt", options);
 }
 
+/// A library function that renames a parameter key to the reference implementation's.
+type KeyRename = fn(&str) -> String;
+
 #[test]
 fn torch_keys_rename_every_index_not_just_the_fixtures() {
-    let cases: [(fn(&str) -> String, &str, &str); 6] = [
+    let cases: [(KeyRename, &str, &str); 6] = [
         (
             vit::torchvision_key,
             "encoder.layers.encoder_layer_11.self_attention.in_proj_weight",

@@ -37,6 +37,8 @@ impl AttentionSpec {
 }
 
 /// The attention a transformer layer uses (`attention:`).
+// One per layer, built once: the size difference of the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Attention {
     Softmax(MultiheadAttention),
