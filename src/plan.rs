@@ -5,7 +5,7 @@ use serde::Serialize;
 use std::path::Path;
 
 use crate::config::{Experiment, Node, PlannedRun, expr};
-use crate::rundir::{RunDir, RunState, Standing};
+use crate::rundir::RunDir;
 use crate::rungs::Ladder;
 
 /// One row of the plan, as printed by `--format json`.
@@ -57,9 +57,11 @@ pub fn status(run: &PlannedRun, runs_dir: &Path) -> String {
         Err(err) => return format!("unreadable: {err:#}"),
     };
     let standing = dir.standing(&run.resolved);
-    let stopped = standing == Standing::Current(RunState::Done)
-        && dir.result().ok().flatten().is_some_and(|result| result.inputs < run.config.max_inputs);
-    if stopped { "stopped".into() } else { standing.label() }
+    let result = dir.result().ok().flatten();
+    match standing.stopped_at(result.as_ref(), run.config.max_inputs) {
+        Some(_) => "stopped".into(),
+        None => standing.label(),
+    }
 }
 
 /// Why a run is stale or damaged (and what to do), if it is.

@@ -102,6 +102,13 @@ impl Standing {
         }
     }
 
+    /// The inputs a current, done run stopped at below its `max_inputs` (a `$halving` rung;
+    /// `plan` and the reports call it `stopped`), from its `result`.
+    pub fn stopped_at(&self, result: Option<&RunResult>, max_inputs: u64) -> Option<u64> {
+        let done = *self == Standing::Current(RunState::Done);
+        result.map(|r| r.inputs).filter(|&inputs| done && inputs < max_inputs)
+    }
+
     /// Why a run is stale or damaged, and what to do.
     pub fn detail(&self) -> Option<String> {
         match self {

@@ -79,10 +79,9 @@ impl RunRecord {
         let metrics = dir.metrics().unwrap_or_default();
         let result = if state == RunState::Done { dir.result().ok().flatten() } else { None };
         let params = info.as_ref().map(|i| i.params as f64);
-        let stopped_at_rung = result
-            .as_ref()
-            .filter(|r| standing == Standing::Current(RunState::Done) && r.inputs < planned.config.max_inputs)
-            .and_then(|r| Some((budgets.iter().position(|&b| b == r.inputs)?, r.inputs)));
+        let stopped_at_rung = standing
+            .stopped_at(result.as_ref(), planned.config.max_inputs)
+            .and_then(|inputs| Some((budgets.iter().position(|&b| b == inputs)?, inputs)));
         let outcome = match (result, metrics.last()) {
             (Some(r), _) => Some(RunNumbers {
                 inputs: r.inputs,
